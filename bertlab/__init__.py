@@ -1,0 +1,32 @@
+"""bertlab: measure why BERT's attention piles up on [CLS] and [SEP].
+
+Three lines from model to numbers::
+
+    import bertlab
+    lm = bertlab.load()                                   # the embedded all-MiniLM-L6-v2
+    att = bertlab.extract(lm, "The dog chased the cat.", "It ran up a tree.")
+    bertlab.score(att)                                    # one row per (layer, head)
+"""
+
+from .errors import (
+    AttentionUnavailableError,
+    BertlabError,
+    BertlabWarning,
+    InputError,
+    ModelNotAvailableError,
+    TextTooLongError,
+    UnsupportedModelError,
+)
+from .extraction import Attention, extract, extract_batch
+from .loading import EMBEDDED_MODEL_NAME, LoadedModel, load, wrap
+from .metrics import METRICS, corpus_scores, layer_means, score
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "load", "wrap", "LoadedModel", "EMBEDDED_MODEL_NAME",
+    "extract", "extract_batch", "Attention",
+    "score", "corpus_scores", "layer_means", "METRICS",
+    "BertlabError", "InputError", "TextTooLongError", "ModelNotAvailableError",
+    "UnsupportedModelError", "AttentionUnavailableError", "BertlabWarning",
+]

@@ -1,0 +1,111 @@
+"""Score attention: one number per (layer, head) for each metric of DESIGN.md.
+
+Book chapters: "Extracting and reading attention", "[CLS] as aggregator", "[SEP] and boundaries".
+
+For one query row ``a = weights[l, h, i]`` (it sums to 1 over the keys):
+
+* ``cls_share`` / ``sep_share`` / ``special_share`` / ``punct_share``: sum of ``a`` over those keys
+* ``self_share`` = ``a[i]``, ``prev_share`` = ``a[i-1]``, ``next_share`` = ``a[i+1]`` (0 off the edge)
+* ``entropy`` = ``-sum_j a[j] ln a[j]`` in nats (0 ln 0 = 0)
+* ``cross_segment_share``: sum over keys in the other sentence of a pair (NaN for one sentence)
+
+A text's value is the mean over its query rows (specials included, or only the [CLS] row with
+``queries="cls"``: attention *from* [CLS]); a corpus value is the mean over texts.
+
+Shape letters: B batch, L layer, H head, Q query, K key, M metric.
+
+>>> lm = load()
+>>> table = score(extract(lm, "The dog chased the cat."))
+>>> len(table) == lm.n_layers * lm.n_heads
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from .errors import InputError
+from .extraction import Attention, PositionMasks, extract, iter_batches  # noqa: F401
+from .loading import LoadedModel, load  # noqa: F401  (load is used by the doctest above)
+
+__all__ = ["METRICS", "QUERY_SETS", "score", "corpus_scores", "layer_means"]
+
+METRICS = ("cls_share", "sep_share", "special_share", "punct_share", "self_share", "prev_share",
+           "next_share", "entropy", "cross_segment_share")
+
+#: Which query rows a text's value averages: every real position, or the [CLS] row alone.
+QUERY_SETS = ("all", "cls")
+
+
+def score(att: Attention, *, queries: str = "all") -> pd.DataFrame:
+    """One row per (layer, head) of one text, columns `METRICS`; `layer`/`head` are 0-based."""
+    if not isinstance(att, Attention):
+        raise InputError(f"score takes the Attention of one text (from bertlab.extract), got "
+                         f"{type(att).__name__}. For many texts use bertlab.corpus_scores.")
+    per_text = _text_means(att.weights[None].unbind(1), att.masks(), queries)  # [1, L, H, M]
+    return _table(per_text[0].double())
+
+
+def corpus_scores(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | None = None,
+                  batch_size: int = 32, progress: bool = True, *, queries: str = "all",
+                  truncation: bool = True) -> pd.DataFrame:
+    """`score` averaged over a corpus, every text weighted equally; the same for any batch size.
+
+    Streams: keeps one running sum per (layer, head, metric), never the attention maps.
+    """
+    total = torch.zeros(lm.n_layers, lm.n_heads, len(METRICS), dtype=torch.float64)  # [L, H, M]
+    n_texts = 0
+    for attentions, masks, _ in iter_batches(lm, texts, pairs, batch_size=batch_size,
+                                             truncation=truncation, progress=progress):
+        total += _text_means(attentions, masks, queries).double().sum(dim=0)  # [L, H, M]
+        n_texts += masks.valid.shape[0]
+    return _table(total / n_texts)
+
+
+def layer_means(table: pd.DataFrame) -> pd.DataFrame:
+    """Average a (layer, head) table over heads: one row per layer, same metric columns."""
+    if "layer" not in table or "head" not in table:
+        raise InputError("layer_means needs a table with 'layer' and 'head' columns, such as the "
+                         "output of bertlab.score or bertlab.corpus_scores.")
+    return table.drop(columns="head").groupby("layer", as_index=False).mean()
+
+
+def _text_means(attentions: Sequence[torch.Tensor], masks: PositionMasks, queries: str
+                ) -> torch.Tensor:
+    """Per-text mean over the chosen query rows: ``[B, L, H, M]`` from L tensors ``[B, H, Q, K]``."""
+    if queries not in QUERY_SETS:
+        raise InputError(f"queries must be one of {QUERY_SETS}, got {queries!r}.")
+    query_mask = masks.valid if queries == "all" else masks.cls  # [B, Q]
+    weight = query_mask.float() / query_mask.sum(dim=1, keepdim=True)  # [B, Q], rows sum to 1
+    per_layer = [torch.einsum("bhqm,bq->bhm", _row_metrics(a, masks), weight) for a in attentions]
+    return torch.stack(per_layer, dim=1)  # [B, L, H, M]
+
+
+def _row_metrics(a: torch.Tensor, masks: PositionMasks) -> torch.Tensor:
+    """Every metric for every query row of one layer: ``[B, H, Q, M]`` from ``a`` ``[B, H, Q, K]``.
+
+    Padded keys carry exactly zero weight, so sums over keys need no validity mask.
+    """
+    key_sets = torch.stack([masks.cls, masks.sep, masks.special, masks.punct], dim=-1)  # [B, K, 4]
+    shares = torch.einsum("bhqk,bks->bhqs", a, key_sets.to(a.dtype))                 # [B, H, Q, 4]
+    self_share = torch.diagonal(a, dim1=-2, dim2=-1)                                  # [B, H, Q]
+    prev_share = F.pad(torch.diagonal(a, offset=-1, dim1=-2, dim2=-1), (1, 0))       # [B, H, Q]
+    next_share = F.pad(torch.diagonal(a, offset=1, dim1=-2, dim2=-1), (0, 1))        # [B, H, Q]
+    entropy = -torch.special.xlogy(a, a).sum(dim=-1)                                  # [B, H, Q]
+    other_segment = masks.segment[:, :, None] != masks.segment[:, None, :]            # [B, Q, K]
+    cross = torch.einsum("bhqk,bqk->bhq", a, other_segment.to(a.dtype))               # [B, H, Q]
+    cross = torch.where(masks.is_pair[:, None, None], cross, torch.nan)
+    singles = torch.stack([self_share, prev_share, next_share, entropy, cross], dim=-1)  # [B, H, Q, 5]
+    return torch.cat([shares, singles], dim=-1)                                       # [B, H, Q, M]
+
+
+def _table(values: torch.Tensor) -> pd.DataFrame:
+    """Tidy table from ``[L, H, M]``: columns layer, head, then `METRICS`."""
+    n_layers, n_heads, _ = values.shape
+    index = pd.MultiIndex.from_product([range(n_layers), range(n_heads)], names=["layer", "head"])
+    flat = values.reshape(n_layers * n_heads, len(METRICS)).numpy()  # [L*H, M]
+    return pd.DataFrame(flat, index=index, columns=list(METRICS)).reset_index()
