@@ -17,6 +17,7 @@ from .errors import (
     TextTooLongError,
     UnsupportedModelError,
 )
+from .drawing import head_view, model_view, plot_heatmap, plot_profile
 from .extraction import Attention, extract, extract_batch
 from .loading import EMBEDDED_MODEL_NAME, LoadedModel, load, wrap
 from .metrics import METRICS, corpus_scores, layer_means, score
@@ -27,6 +28,7 @@ __all__ = [
     "load", "wrap", "LoadedModel", "EMBEDDED_MODEL_NAME",
     "extract", "extract_batch", "Attention",
     "score", "corpus_scores", "layer_means", "METRICS",
+    "plot_heatmap", "plot_profile", "head_view", "model_view",
     "BertlabError", "InputError", "TextTooLongError", "ModelNotAvailableError",
     "UnsupportedModelError", "AttentionUnavailableError", "BertlabWarning",
 ]

@@ -1,0 +1,44 @@
+# The two commands of README.md:  `make book`  and  `make test`.
+# Each one does all the set-up on a fresh machine: the virtual environment, the pinned
+# packages, the model zoo cache, (for tests) Chromium and the JavaScript files BertViz needs.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Built once per run and shared by every stage that needs it.
+export BERTLAB_CACHE ?= $(CURDIR)/.cache/bertlab
+export BERTLAB_CLAIMS_DIR ?= $(CURDIR)/_build/claims
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+export OMP_NUM_THREADS ?= 2
+
+.PHONY: venv system zoo book test bench exercises
+
+$(VENV)/.installed: pyproject.toml requirements/ci.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c requirements/ci.txt torch   # the CPU build on this disk
+	$(BIN)/pip install -q -c requirements/ci.txt -e ".[book,course,dev]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Chromium (Debian's) drives the browser tests; npm brings require.js, d3 and jQuery for BertViz.
+system:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	cd tests/browser && npm ci --no-audit --no-fund --silent
+
+zoo: venv
+	$(BIN)/python -m bertlab.zoo build --all
+
+book: venv zoo
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+test: venv system book
+	$(BIN)/python -m pytest
+
+bench: venv
+	$(BIN)/python bench/core_vs_forward.py
+
+exercises: venv
+	$(BIN)/python scripts/release_exercises.py
