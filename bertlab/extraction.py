@@ -16,6 +16,7 @@ batched path hands `metrics` a `PositionMasks` that marks the real positions.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 import warnings
 from collections.abc import Iterator, Sequence
@@ -226,20 +227,29 @@ def _check_corpus(texts, pairs) -> tuple[list[str], list[str] | None]:
 def _encode(lm: LoadedModel, texts: list[str], pairs: list[str] | None, truncation: bool):
     """Tokenize a batch, padded to its longest member, truncating over-long texts only on purpose."""
     tokenizer, limit = lm.tokenizer, lm.max_length
-    lengths = [len(ids) for ids in tokenizer(texts, pairs, verbose=False)["input_ids"]]
+    encoding = tokenizer(texts, pairs, padding=True, return_tensors="pt", verbose=False)
+    lengths = encoding["attention_mask"].sum(dim=1).tolist()  # [B] real tokens per text
     too_long = [(i, n) for i, n in enumerate(lengths) if n > limit]
-    if too_long:
-        i, n = too_long[0]
-        where = f"text {i} of this batch" if len(texts) > 1 else "the text"
-        if not truncation:
-            raise TextTooLongError(
-                f"{where} is {n} tokens long, but {lm.name} takes at most {limit}. Shorten it, "
-                "split it into sentences, or pass truncation=True to keep the first tokens.")
-        warnings.warn(f"{where} is {n} tokens long; {lm.name} takes at most {limit}, so it was "
-                      f"truncated to {limit} tokens ({len(too_long)} text(s) in this batch).",
-                      BertlabWarning, stacklevel=4)
-    truncate = {"truncation": True, "max_length": limit} if too_long else {}
-    return tokenizer(texts, pairs, padding=True, return_tensors="pt", **truncate)
+    if not too_long:
+        return encoding
+    i, n = too_long[0]
+    where = f"text {i} of this batch" if len(texts) > 1 else "the text"
+    if not truncation:
+        raise TextTooLongError(
+            f"{where} is {n} tokens long, but {lm.name} takes at most {limit}. Shorten it, "
+            "split it into sentences, or pass truncation=True to keep the first tokens.")
+    warnings.warn(f"{where} is {n} tokens long; {lm.name} takes at most {limit}, so it was "
+                  f"truncated to {limit} tokens ({len(too_long)} text(s) in this batch).",
+                  BertlabWarning, stacklevel=4)
+    return tokenizer(texts, pairs, padding=True, truncation=True, max_length=limit,
+                     return_tensors="pt")
+
+
+@functools.lru_cache(maxsize=8)
+def _punctuation_ids(tokenizer) -> torch.Tensor:
+    """``[vocab]`` bool: which token ids are punctuation only (computed once per tokenizer)."""
+    vocabulary = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    return torch.tensor([is_punctuation(token) for token in vocabulary], dtype=torch.bool)
 
 
 def _position_masks(lm: LoadedModel, encoding, is_pair: bool) -> PositionMasks:
@@ -247,8 +257,7 @@ def _position_masks(lm: LoadedModel, encoding, is_pair: bool) -> PositionMasks:
     ids = encoding["input_ids"]                                          # [B, T]
     valid = encoding["attention_mask"].bool()                            # [B, T]
     special_ids = [i for i in tokenizer.all_special_ids if i != tokenizer.pad_token_id]
-    punct = torch.tensor([[is_punctuation(t) for t in tokenizer.convert_ids_to_tokens(row)]
-                          for row in ids.tolist()], dtype=torch.bool).reshape(ids.shape)
+    punct = _punctuation_ids(tokenizer)[ids]                             # [B, T]
     special = torch.isin(ids, torch.tensor(special_ids)) & valid
     return PositionMasks(
         valid=valid, cls=(ids == tokenizer.cls_token_id) & valid,
