@@ -2,6 +2,8 @@
 # Each one does all the set-up on a fresh machine: the virtual environment, the pinned
 # packages, the model zoo cache, (for tests) Chromium and the JavaScript files BertViz needs.
 
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -31,8 +33,10 @@ system:
 zoo: venv
 	$(BIN)/python -m bertlab.zoo build --all
 
+# The log lets the tests check this very build for warnings instead of building again.
 book: venv zoo
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	mkdir -p _build
+	$(BIN)/jupyter-book build . -W -n --keep-going 2>&1 | tee _build/build.log
 
 test: venv system book
 	$(BIN)/python -m pytest
