@@ -1,0 +1,30 @@
+"""Beyond attention weights: does information really flow where the attention points?
+
+Book chapter: "Does information really flow into [CLS] and [SEP]?".
+
+* `norms`: norm-based contributions ``‖α f(x)‖`` (Kobayashi et al. 2020), scored like weights;
+* `rollout`: attention rollout across layers (Abnar & Zuidema 2020);
+* `ablation`: switch heads off, or cut their attention to [SEP]/[CLS], and measure the change;
+* `gradients`: how much a classifier's loss reacts to the attention on [CLS]/[SEP]
+  (Clark et al. 2019);
+* `internals` and `batches`: where the attention sub-layer sits in the model, and batches
+  encoded exactly as `bertlab.extract` encodes them.
+"""
+
+from .ablation import (KEY_SETS, AblationEffect, Head, ablate_heads, heads_ablated, random_heads,
+                       top_heads)
+from .gradients import GRADIENT_KEY_SETS, attention_gradients
+from .internals import AttentionParts, attention_parts, capture_attention_inputs
+from .norms import (contributions, corpus_norm_scores, iter_norm_batches, norm_attention,
+                    norm_scores, value_vectors)
+from .rollout import RESIDUAL_SHARE, cls_rollout, rollout
+
+__all__ = [
+    "contributions", "corpus_norm_scores", "iter_norm_batches", "norm_attention", "norm_scores",
+    "value_vectors",
+    "rollout", "cls_rollout", "RESIDUAL_SHARE",
+    "ablate_heads", "heads_ablated", "AblationEffect", "top_heads", "random_heads", "KEY_SETS",
+    "Head",
+    "attention_gradients", "GRADIENT_KEY_SETS",
+    "attention_parts", "AttentionParts", "capture_attention_inputs",
+]

@@ -1,0 +1,88 @@
+"""Gradient-based importance: how much a classifier's loss reacts to each attention weight.
+
+Book chapter: "Does information really flow into [CLS] and [SEP]?". Clark et al. (2019) took the
+gradient of BERT's masked-LM loss with respect to every attention weight and found that, from the
+middle layers on, the gradient for attention to [SEP] is small: changing that attention barely
+changes the output, which fits reading it as a "no-op". The embedded model has no masked-LM head,
+so bertlab uses the loss that the project has: a classifier's cross-entropy on labelled texts
+(a `bertlab.zoo` model).
+
+For every layer ``l``, head ``h``, text and key set S (``cls``, ``sep``, ``other`` = the real
+tokens that are not special), the value is the mean of ``|∂ loss / ∂ α[l, h, i, j]|`` over the
+text's real queries ``i`` and the keys ``j`` in S; texts are weighted equally. With one [SEP] per
+text this is the magnitude of the gradient summed over the [SEP] keys.
+
+Shape letters: B batch, L layer, H head, Q query, K key, S key set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from ..errors import UnsupportedModelError
+from ..loading import LoadedModel
+from .ablation import _checked_labels
+from .batches import iter_encoded
+
+__all__ = ["GRADIENT_KEY_SETS", "attention_gradients"]
+
+#: Columns of the `attention_gradients` table, one per key set.
+GRADIENT_KEY_SETS = ("cls_gradient", "sep_gradient", "other_gradient")
+
+
+def attention_gradients(lm: LoadedModel, texts: Sequence[str], labels: Sequence[int],
+                        pairs: Sequence[str] | None = None, *, batch_size: int = 16,
+                        progress: bool = True) -> pd.DataFrame:
+    """Mean ``|∂ loss / ∂ α|`` per (layer, head) for attention to [CLS], [SEP] and other tokens.
+
+    The loss is the classifier's cross-entropy of each text's label. Columns: ``layer``, ``head``
+    (0-based), then `GRADIENT_KEY_SETS`. Average over heads with `bertlab.layer_means`.
+    """
+    if not lm.has_classifier:
+        raise UnsupportedModelError(
+            f"{lm.name} has no classification head, so there is no loss to take gradients of "
+            "(the embedded model has no masked-LM head either). Use a classifier, e.g. "
+            "bertlab.zoo.load('healthy', seed=0).")
+    labels = _checked_labels(lm, texts, labels)
+    total = torch.zeros(lm.n_layers, lm.n_heads, len(GRADIENT_KEY_SETS), dtype=torch.float64)
+    for start, inputs, masks in iter_encoded(lm, texts, pairs, batch_size=batch_size,
+                                             progress=progress, desc="gradients"):
+        gradients = _loss_gradients(lm, inputs, labels[start:start + len(masks.valid)])
+        ordinary = masks.valid & ~masks.special                                   # [B, K]
+        key_sets = torch.stack([masks.cls, masks.sep, ordinary], dim=-1).double()  # [B, K, S]
+        pair_counts = masks.valid.double().sum(1)[:, None] * key_sets.sum(1)       # [B, S]
+        for layer, gradient in enumerate(gradients):                               # [B, H, Q, K]
+            magnitude = gradient.abs().double() * masks.valid[:, None, :, None]    # real queries
+            per_set = torch.einsum("bhqk,bks->bhs", magnitude, key_sets)           # [B, H, S]
+            total[layer] += (per_set / pair_counts[:, None, :].clamp_min(1)).sum(dim=0)  # [H, S]
+    values = total / len(labels)                                                   # [L, H, S]
+    index = pd.MultiIndex.from_product([range(lm.n_layers), range(lm.n_heads)],
+                                       names=["layer", "head"])
+    flat = values.reshape(-1, len(GRADIENT_KEY_SETS)).numpy()                      # [L*H, S]
+    return pd.DataFrame(flat, index=index, columns=list(GRADIENT_KEY_SETS)).reset_index()
+
+
+def _loss_gradients(lm: LoadedModel, inputs: dict[str, torch.Tensor], labels: torch.Tensor
+                    ) -> tuple[torch.Tensor, ...]:
+    """``∂ loss / ∂ α`` for one batch: one ``[B, H, Q, K]`` CPU tensor per layer.
+
+    The loss is summed over the batch, so each text's gradients are its own. bertlab loads models
+    with frozen parameters; the embeddings' output is made to require a gradient so that the
+    attention weights join the autograd graph (the model itself is not changed).
+    """
+    def track(module, args, output):
+        return output.detach().requires_grad_(True)
+
+    handle = lm.model.base_model.embeddings.register_forward_hook(track)
+    try:
+        with torch.enable_grad():
+            outputs = lm.model(**inputs, output_attentions=True)
+            loss = F.cross_entropy(outputs.logits, labels.to(lm.device), reduction="sum")
+            gradients = torch.autograd.grad(loss, outputs.attentions)
+    finally:
+        handle.remove()
+    return tuple(g.float().cpu() for g in gradients)
