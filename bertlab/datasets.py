@@ -122,8 +122,8 @@ def datacard_table(tokenizer=None, reviews: pd.DataFrame | None = None,
     ``reviews`` and ``pairs`` default to the packaged files.
 
     >>> table = datacard_table()
-    >>> table[["file", "split"]].head(4).values.tolist()
-    [['reviews.csv', 'train'], ['reviews.csv', 'validation'], ['reviews.csv', 'test'], ['reviews.csv', 'all']]
+    >>> table["file"].unique().tolist(), table["split"].unique().tolist()
+    (['reviews.csv', 'pairs.csv'], ['train', 'validation', 'test', 'all'])
     """
     reviews = load_reviews() if reviews is None else reviews
     pairs = load_pairs() if pairs is None else pairs

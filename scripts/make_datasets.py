@@ -1,7 +1,9 @@
 """Write bertlab's two teaching data sets and the measured statistics of their data card.
 
-    python scripts/make_datasets.py            # rewrites bertlab/data/reviews.csv, pairs.csv, DATACARD.md
-    python scripts/make_datasets.py --out DIR  # writes the same three files into DIR instead
+    python scripts/make_datasets.py            # rewrites the three files in bertlab/data
+    python scripts/make_datasets.py --out DIR  # writes them into DIR instead
+
+The three files: reviews.csv, pairs.csv and DATACARD.md (only its statistics block changes).
 
 Every review and every sentence in this file was written by hand for bertlab. The code only
 does three mechanical things with them, all deterministic (one seeded random generator), so
@@ -85,20 +87,21 @@ def build_pairs(rng: random.Random) -> pd.DataFrame:
     # `broken` is grouped by topic; shifting the second sentences by half its length moves each
     # one to a story of another topic, provided no topic holds half of the broken stories.
     shift = len(broken) // 2
-    rows = [(topic, first, second, IS_NEXT) for topic, first, second in kept]
+    groups: dict[tuple[int, str], list[tuple[str, str]]] = {}   # (label, topic) -> pairs
+    for topic, first, second in kept:
+        groups.setdefault((IS_NEXT, topic), []).append((first, second))
     for i, (topic, first, _) in enumerate(broken):
         other_topic, _, other_second = broken[(i + shift) % len(broken)]
-        assert other_topic != topic, "a topic holds too many stories for the re-pairing shift"
-        rows.append((topic, first, other_second, NOT_NEXT))
+        if other_topic == topic:
+            raise ValueError(f"topic {topic!r} has too many stories for the re-pairing shift")
+        groups.setdefault((NOT_NEXT, topic), []).append((first, other_second))
 
-    table = []
-    groups = sorted({(label, topic) for topic, _, _, label in rows})
-    for label, topic in groups:
-        group = [row for row in rows if row[3] == label and row[0] == topic]
-        for (_, first, second, _), split in zip(group, split_names(len(group), rng)):
-            table.append({"text": first, "text_pair": second, "label": label, "split": split})
-    rng.shuffle(table)
-    return pd.DataFrame(table, columns=["text", "text_pair", "label", "split"])
+    rows = []
+    for (label, _), group in sorted(groups.items()):
+        for (text, text_pair), split in zip(group, split_names(len(group), rng)):
+            rows.append({"text": text, "text_pair": text_pair, "label": label, "split": split})
+    rng.shuffle(rows)
+    return pd.DataFrame(rows, columns=["text", "text_pair", "label", "split"])
 
 
 def markdown_table(stats: pd.DataFrame) -> str:
@@ -115,7 +118,7 @@ def markdown_table(stats: pd.DataFrame) -> str:
 def stats_block(stats: pd.DataFrame) -> str:
     """The whole block between (and including) the stats markers of DATACARD.md."""
     return ("<!-- stats:start -->\n"
-            "<!-- Written by scripts/make_datasets.py from the CSV files: do not edit by hand. -->\n"
+            "<!-- Written by scripts/make_datasets.py from the CSV files: do not edit. -->\n"
             + markdown_table(stats) + "\n"
             "<!-- stats:end -->")
 
@@ -130,7 +133,8 @@ def load_tokenizer():
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DATA_DIR,
-                        help="folder for reviews.csv, pairs.csv and DATACARD.md (default: %(default)s)")
+                        help="folder to write reviews.csv, pairs.csv and DATACARD.md into "
+                             "(default: %(default)s)")
     out = parser.parse_args().out
     out.mkdir(parents=True, exist_ok=True)
 
@@ -142,7 +146,8 @@ def main() -> None:
     stats = datacard_table(load_tokenizer(), reviews=reviews, pairs=pairs)
     card = (DATA_DIR / "DATACARD.md").read_text(encoding="utf-8")
     if not STATS_BLOCK.search(card):
-        raise SystemExit("DATACARD.md has lost its <!-- stats:start --> / <!-- stats:end --> markers.")
+        raise SystemExit(f"{DATA_DIR / 'DATACARD.md'} has lost its stats markers: put back the "
+                         f"lines <!-- stats:start --> and <!-- stats:end --> where the table goes.")
     card = STATS_BLOCK.sub(lambda _: stats_block(stats), card)
     (out / "DATACARD.md").write_text(card, encoding="utf-8")
     print(f"wrote {len(reviews)} reviews, {len(pairs)} pairs and their statistics to {out}")
