@@ -163,10 +163,9 @@ class AblationEffect:
     accuracy_before: float = math.nan
     accuracy_after: float = math.nan
 
-    def as_series(self) -> pd.Series:
-        """The numbers as a pandas Series (one row of a comparison table)."""
-        return pd.Series({k: v for k, v in asdict(self).items() if k != "heads"}
-                         | {"n_heads": len(self.heads)})
+    def as_row(self) -> dict:
+        """The numbers as one row of a comparison table (``heads`` replaced by their count)."""
+        return {"n_heads": len(self.heads)} | {k: v for k, v in asdict(self).items() if k != "heads"}
 
 
 def ablate_heads(lm: LoadedModel, texts: Sequence[str], heads: Iterable[Head],
