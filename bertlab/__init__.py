@@ -21,10 +21,14 @@ from .drawing import head_view, model_view, plot_heatmap, plot_profile
 from .extraction import Attention, extract, extract_batch
 from .loading import EMBEDDED_MODEL_NAME, LoadedModel, load, wrap
 from .metrics import METRICS, corpus_scores, layer_means, score
+from .flow import (ablate_heads, attention_gradients, cls_rollout, corpus_norm_scores,
+                   norm_attention, norm_scores, rollout)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "norm_scores", "corpus_norm_scores", "norm_attention", "rollout", "cls_rollout",
+    "ablate_heads", "attention_gradients",
     "load", "wrap", "LoadedModel", "EMBEDDED_MODEL_NAME",
     "extract", "extract_batch", "Attention",
     "score", "corpus_scores", "layer_means", "METRICS",
