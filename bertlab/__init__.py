@@ -17,6 +17,8 @@ from .errors import (
     TextTooLongError,
     UnsupportedModelError,
 )
+from . import datasets
+from .datasets import load_pairs, load_reviews
 from .drawing import head_view, model_view, plot_heatmap, plot_profile
 from .extraction import Attention, extract, extract_batch
 from .loading import EMBEDDED_MODEL_NAME, LoadedModel, load, wrap
@@ -33,6 +35,7 @@ __all__ = [
     "extract", "extract_batch", "Attention",
     "score", "corpus_scores", "layer_means", "METRICS",
     "plot_heatmap", "plot_profile", "head_view", "model_view",
+    "datasets", "load_reviews", "load_pairs",
     "BertlabError", "InputError", "TextTooLongError", "ModelNotAvailableError",
     "UnsupportedModelError", "AttentionUnavailableError", "BertlabWarning",
 ]
