@@ -16,30 +16,19 @@ tokenizes and runs ``model(..., output_attentions=True)``. What each analysis mu
 
 from __future__ import annotations
 
-import copy
 import json
 import statistics
 import time
 
 import torch
-from transformers import BertForSequenceClassification
 
 import bertlab
 from bench.core_vs_forward import bare_forward, machine, seconds, texts
-from bertlab.flow import ablate_heads, attention_gradients, cls_rollout, corpus_norm_scores
+from bertlab.flow import (ablate_heads, attention_gradients, cls_rollout, corpus_norm_scores,
+                          untrained_classifier)
 
 N_TEXTS, BATCH_SIZE, THREADS, REPEATS = 256, 32, 2, 3
 ABLATED_HEADS = [(0, 0), (1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (5, 11)]  # any 7 heads: speed only
-
-
-def random_head_classifier(lm):
-    """The embedded encoder under a seeded random 2-class head: the cost of a zoo classifier."""
-    torch.manual_seed(0)
-    config = copy.deepcopy(lm.model.config)
-    config.num_labels = 2
-    model = BertForSequenceClassification(config)
-    model.bert.load_state_dict(lm.model.state_dict(), strict=False)
-    return bertlab.wrap(model, lm.tokenizer, name="minilm-random-head")
 
 
 def analyses(lm, classifier, labels):
@@ -58,7 +47,7 @@ def analyses(lm, classifier, labels):
 def main() -> None:
     torch.set_num_threads(THREADS)
     lm = bertlab.load()
-    classifier = random_head_classifier(lm)
+    classifier = untrained_classifier(lm)
     corpus = texts(N_TEXTS)
     labels = [i % 2 for i in range(N_TEXTS)]
     runs = analyses(lm, classifier, labels)

@@ -4,19 +4,18 @@ Every number is checked against an independent computation written here with pla
 matmuls from the model's own weight matrices, on the real embedded model and on tiny random BERTs.
 """
 
-import copy
-
 import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers import BertConfig, BertForSequenceClassification, BertModel, DistilBertConfig, \
-    DistilBertModel
+from transformers import (BertConfig, BertForSequenceClassification, BertModel, DistilBertConfig,
+                          DistilBertModel)
 
 import bertlab
 from bertlab.flow import (ablate_heads, attention_gradients, attention_parts, cls_rollout,
                           contributions, corpus_norm_scores, heads_ablated, norm_attention,
-                          norm_scores, random_heads, rollout, top_heads, value_vectors)
+                          norm_scores, random_heads, rollout, top_heads, untrained_classifier,
+                          value_vectors)
 
 SENTENCE = "The dog chased the cat."
 PAIR = ("The dog chased the cat.", "It ran up a tree.")
@@ -43,12 +42,7 @@ def tiny_classifier(lm):
 @pytest.fixture(scope="module")
 def real_classifier(lm):
     """The embedded encoder under a seeded random classification head (no zoo build needed)."""
-    torch.manual_seed(0)
-    config = copy.deepcopy(lm.model.config)
-    config.num_labels = 2
-    model = BertForSequenceClassification(config)
-    model.bert.load_state_dict(lm.model.state_dict(), strict=False)
-    return bertlab.wrap(model, lm.tokenizer, name="minilm-random-head")
+    return untrained_classifier(lm, seed=0)
 
 
 def forward(lm, text, text_pair=None, **options):
@@ -257,6 +251,16 @@ def test_attention_gradients_match_the_chain_rule(tiny_classifier):
         row = table[(table["layer"] == layer) & (table["head"] == head)].iloc[0]
         for column, keys in (("sep_gradient", sep), ("cls_gradient", cls), ("other_gradient", other)):
             assert row[column] == pytest.approx(float(grad_alpha[:, keys].abs().mean()), rel=1e-4)
+
+
+@pytest.mark.slow
+def test_untrained_classifier_copies_the_encoder(lm, real_classifier):
+    encoding = lm.tokenizer(SENTENCE, return_tensors="pt")
+    with torch.no_grad():
+        inside = real_classifier.model.bert(**encoding).last_hidden_state
+    torch.testing.assert_close(inside, forward(lm, SENTENCE).last_hidden_state)
+    ours = real_classifier.model.bert.embeddings.word_embeddings.weight
+    assert ours.data_ptr() != lm.model.embeddings.word_embeddings.weight.data_ptr()
 
 
 @pytest.mark.slow

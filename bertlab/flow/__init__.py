@@ -13,7 +13,7 @@ Book chapter: "Does information really flow into [CLS] and [SEP]?".
 
 from .ablation import (KEY_SETS, AblationEffect, Head, ablate_heads, heads_ablated, random_heads,
                        top_heads)
-from .gradients import GRADIENT_KEY_SETS, attention_gradients
+from .gradients import GRADIENT_KEY_SETS, attention_gradients, untrained_classifier
 from .internals import AttentionParts, attention_parts, capture_attention_inputs
 from .norms import (contributions, corpus_norm_scores, iter_norm_batches, norm_attention,
                     norm_scores, value_vectors)
@@ -25,6 +25,6 @@ __all__ = [
     "rollout", "cls_rollout", "RESIDUAL_SHARE",
     "ablate_heads", "heads_ablated", "AblationEffect", "top_heads", "random_heads", "KEY_SETS",
     "Head",
-    "attention_gradients", "GRADIENT_KEY_SETS",
+    "attention_gradients", "GRADIENT_KEY_SETS", "untrained_classifier",
     "attention_parts", "AttentionParts", "capture_attention_inputs",
 ]

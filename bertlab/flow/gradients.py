@@ -17,18 +17,20 @@ Shape letters: B batch, L layer, H head, Q query, K key, S key set.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from transformers import AutoModelForSequenceClassification
 
 from ..errors import UnsupportedModelError
-from ..loading import LoadedModel
+from ..loading import LoadedModel, wrap
 from .ablation import _checked_labels
 from .batches import iter_encoded
 
-__all__ = ["GRADIENT_KEY_SETS", "attention_gradients"]
+__all__ = ["GRADIENT_KEY_SETS", "attention_gradients", "untrained_classifier"]
 
 #: Columns of the `attention_gradients` table, one per key set.
 GRADIENT_KEY_SETS = ("cls_gradient", "sep_gradient", "other_gradient")
@@ -86,3 +88,17 @@ def _loss_gradients(lm: LoadedModel, inputs: dict[str, torch.Tensor], labels: to
     finally:
         handle.remove()
     return tuple(g.float().cpu() for g in gradients)
+
+
+def untrained_classifier(lm: LoadedModel, n_labels: int = 2, seed: int = 0) -> LoadedModel:
+    """`lm`'s encoder (copied) under a seeded, untrained classification head.
+
+    Its predictions mean nothing, but its loss runs through the real encoder: enough to test the
+    gradient machinery, or to time it, without building a `bertlab.zoo` model.
+    """
+    config = copy.deepcopy(lm.model.config)
+    config.num_labels = n_labels
+    torch.manual_seed(seed)
+    model = AutoModelForSequenceClassification.from_config(config)
+    model.base_model.load_state_dict(lm.model.base_model.state_dict())
+    return wrap(model, lm.tokenizer, name=f"{lm.name} + untrained head (seed {seed})")
