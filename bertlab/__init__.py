@@ -26,9 +26,14 @@ from .metrics import METRICS, corpus_scores, layer_means, score
 from .flow import (ablate_heads, attention_gradients, cls_rollout, corpus_norm_scores,
                    norm_attention, norm_scores, rollout)
 
+from .roles import head_measures, head_patterns, label_heads, label_layers, layer_profile, layer_roles
+from .probing import probe_layers
+
 __version__ = "0.1.0"
 
 __all__ = [
+    "head_measures", "layer_profile", "label_layers", "layer_roles", "label_heads",
+    "head_patterns", "probe_layers",
     "norm_scores", "corpus_norm_scores", "norm_attention", "rollout", "cls_rollout",
     "ablate_heads", "attention_gradients",
     "load", "wrap", "LoadedModel", "EMBEDDED_MODEL_NAME",

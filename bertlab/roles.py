@@ -1,0 +1,303 @@
+"""Measured roles: what each layer does, and which of Kovaleva's patterns each head draws.
+
+Book chapter: "Layer roles" (also used by "[CLS] as aggregator" and "[SEP] and boundaries").
+
+Everything starts from one pass over a corpus, `text_measures`: per text, layer and head, the
+`bertlab.METRICS` plus a few measures the role rules need. Every query row ``a`` (it sums to 1)
+is split into three disjoint buckets of keys:
+
+* **band**: the token itself and its two neighbours (``|i - j| <= 1``), so ``local_share`` =
+  ``self_share + prev_share + next_share``;
+* **columns**: [CLS], [SEP] and punctuation keys outside the band (``column_share``): the
+  "vertical stripes" of an attention map, the same keys for every query;
+* **far**: every other key (``far_share = 1 - local_share - column_share``); on sentence pairs
+  ``far_within_share`` is the part of it that stays inside the query's own sentence.
+
+``normalised_entropy`` is a text's mean row entropy divided by ln n (n = its tokens): 1 means
+attention spread evenly over the text, 0 means every row on one key; ``n ** h`` is the number of
+keys an even split with the same entropy would cover. ``cls_out_share`` and ``cls_row_entropy``
+describe the [CLS] row alone (attention *from* [CLS]): its share on ordinary (non-special)
+tokens, and its normalised entropy. On sentence pairs, ``cross_segment_lift`` is the
+``cross_segment_share`` divided by the share that evenly spread attention would send across the
+border (which depends on the two sentences' lengths): 1 means attention is blind to the border,
+below 1 means it stays in its own sentence (NaN for single sentences).
+
+Two rule sets turn these into labels, each rule one sentence, checked in order:
+
+`label_layers` (one row per layer, mean over heads), `LAYER_ROLES`:
+
+1. the largest of the local, [CLS] and [SEP] shares names the role ("local", "cls-aggregating",
+   "sep/boundary") when it is at least `STRONG_SHARE` and leads the next by `LEAD_MARGIN`;
+2. otherwise a layer with ``normalised_entropy >= BROAD_ENTROPY`` is "broad";
+3. otherwise "mixed".
+
+`label_heads` (one row per head), `HEAD_PATTERNS` (Kovaleva et al. 2019):
+
+1. "block": on sentence pairs, at least `MAJORITY` of the attention is far and at least
+   `BLOCK_WITHIN` of that stays inside the query's own sentence;
+2. "heterogeneous": attention spread evenly (``normalised_entropy >= BROAD_ENTROPY``);
+3. "vertical": at least `MAJORITY` on the columns;
+4. "diagonal": at least `MAJORITY` on the band;
+5. "vertical+diagonal": columns and band together hold at least `MAJORITY`;
+6. "heterogeneous" otherwise.
+
+Shape letters: B batch, L layer, H head, Q query, K key, M metric, C measure.
+
+>>> lm = load()
+>>> roles = layer_roles(lm, ["The dog chased the cat.", "It was a sunny day."])
+>>> len(roles) == lm.n_layers and set(roles["role"]) <= set(LAYER_ROLES)
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .errors import InputError
+from .extraction import PositionMasks, iter_batches
+from .loading import LoadedModel, load  # noqa: F401  (load is used by the doctest above)
+from .metrics import METRICS, _text_means
+
+__all__ = ["LAYER_ROLES", "HEAD_PATTERNS", "PROFILE_COLUMNS", "STRONG_SHARE", "LEAD_MARGIN",
+           "BROAD_ENTROPY", "MAJORITY", "BLOCK_WITHIN", "text_measures", "head_measures",
+           "layer_profile", "label_layers", "layer_roles", "label_heads", "head_patterns",
+           "relative_depth", "layers_in_band"]
+
+LAYER_ROLES = ("local", "cls-aggregating", "sep/boundary", "broad", "mixed")
+HEAD_PATTERNS = ("vertical", "diagonal", "vertical+diagonal", "block", "heterogeneous")
+
+# --- Thresholds: where each number comes from --------------------------------------------------
+#: A share of attention counts as strong from 0.3 on: six times the 1/n ≈ 0.05 that one key gets
+#: from evenly spread attention in a 20-token text (the shipped reviews average about 20 tokens).
+#: The same number decides "strong" in the claim checks (`bertlab.claims.attention`).
+STRONG_SHARE = 0.3
+#: A signal leads clearly when it is at least 10 points (0.1) above the runner-up; closer than
+#: that, a different corpus can swap the two, so the layer is not given either role.
+LEAD_MARGIN = 0.1
+#: Attention is spread ("broad") when its normalised entropy is at least 0.7: as even as a split
+#: over n ** 0.7 keys, about 8 of a 20-token text, so no small set of keys holds it.
+BROAD_ENTROPY = 0.7
+#: A head draws a pattern when that pattern's keys hold at least half of its attention.
+MAJORITY = 0.5
+#: A "block" keeps at least 80 % of its far attention inside the query's own sentence; attention
+#: blind to the border would keep about half (two sentences of similar length).
+BLOCK_WITHIN = 0.8
+
+#: The extra per-head measures `text_measures` adds to `bertlab.METRICS`.
+MEASURES = ("local_share", "column_share", "far_share", "far_within_share", "normalised_entropy",
+            "cls_out_share", "cls_row_entropy", "cross_segment_lift")
+#: The columns of `layer_profile`, one signal each.
+PROFILE_COLUMNS = ("local_share", "cls_share", "sep_share", "punct_share", "normalised_entropy",
+                   "cls_out_share")
+_ROLE_OF_SHARE = {"local_share": "local", "cls_share": "cls-aggregating", "sep_share": "sep/boundary"}
+
+
+def text_measures(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
+                  batch_size: int = 32, progress: bool = False) -> pd.DataFrame:
+    """One row per (text, layer, head): `bertlab.METRICS` and `MEASURES`, in one model pass.
+
+    ``text`` is the 0-based index of the text in `texts`. Averaging over ``text`` gives
+    `head_measures`; keeping it gives spreads and tests across texts (book: "[SEP] and boundaries").
+    """
+    blocks = []
+    for attentions, masks, _ in iter_batches(lm, texts, pairs, batch_size=batch_size,
+                                             progress=progress):
+        blocks.append(_batch_measures(attentions, masks))  # [B, L, H, M + C]
+    values = torch.cat(blocks).double()                     # [N, L, H, M + C]
+    n_texts, n_layers, n_heads, n_columns = values.shape
+    index = pd.MultiIndex.from_product([range(n_texts), range(n_layers), range(n_heads)],
+                                       names=["text", "layer", "head"])
+    flat = values.reshape(-1, n_columns).numpy()            # [N*L*H, M + C]
+    return pd.DataFrame(flat, index=index, columns=[*METRICS, *MEASURES]).reset_index()
+
+
+def head_measures(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
+                  batch_size: int = 32, progress: bool = False) -> pd.DataFrame:
+    """One row per (layer, head): `text_measures` averaged over texts, each text weighted equally.
+
+    The `bertlab.METRICS` columns equal `bertlab.corpus_scores` on the same texts.
+    """
+    per_text = text_measures(lm, texts, pairs, batch_size=batch_size, progress=progress)
+    return _mean_over_texts(per_text)
+
+
+def layer_profile(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per layer: the `PROFILE_COLUMNS` averaged over heads, plus ``relative_depth``.
+
+    `table` is a (layer, head) table from `head_measures` (a `corpus_scores` table lacks the
+    measures the profile needs).
+    """
+    _check_columns(table, ("layer", "head", *PROFILE_COLUMNS), "head_measures")
+    profile = table.groupby("layer", as_index=False)[list(PROFILE_COLUMNS)].mean()
+    profile["relative_depth"] = relative_depth(profile["layer"], len(profile))
+    return profile
+
+
+def label_layers(profile: pd.DataFrame) -> pd.DataFrame:
+    """`profile` with a ``role`` column (one of `LAYER_ROLES`), by the rules in the module doc.
+
+    >>> profile = pd.DataFrame({"local_share": [0.9, 0.1, 0.2], "cls_share": [0.05, 0.8, 0.1],
+    ...                         "sep_share": [0.0, 0.05, 0.1], "normalised_entropy": [0.1, 0.2, 0.9]})
+    >>> label_layers(profile)["role"].tolist()
+    ['local', 'cls-aggregating', 'broad']
+    """
+    _check_columns(profile, (*_ROLE_OF_SHARE, "normalised_entropy"), "layer_profile")
+    labelled = profile.copy()
+    labelled["role"] = [_layer_role(row) for _, row in profile.iterrows()]
+    return labelled
+
+
+def layer_roles(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
+                batch_size: int = 32, progress: bool = False) -> pd.DataFrame:
+    """One row per layer: its profile and its ``role`` (`label_layers` of `layer_profile`)."""
+    table = head_measures(lm, texts, pairs, batch_size=batch_size, progress=progress)
+    return label_layers(layer_profile(table))
+
+
+def label_heads(table: pd.DataFrame) -> pd.DataFrame:
+    """`table` (from `head_measures`) with a ``pattern`` column, one of `HEAD_PATTERNS`.
+
+    >>> heads = pd.DataFrame({"column_share": [0.9, 0.0, 0.3], "local_share": [0.05, 1.0, 0.3],
+    ...                       "far_share": [0.05, 0.0, 0.4], "far_within_share": [np.nan] * 3,
+    ...                       "normalised_entropy": [0.1, 0.0, 0.5]})
+    >>> label_heads(heads)["pattern"].tolist()
+    ['vertical', 'diagonal', 'vertical+diagonal']
+    """
+    _check_columns(table, ("column_share", "local_share", "far_share", "far_within_share",
+                           "normalised_entropy"), "head_measures")
+    labelled = table.copy()
+    labelled["pattern"] = [_head_pattern(row) for _, row in table.iterrows()]
+    return labelled
+
+
+def head_patterns(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
+                  batch_size: int = 32, progress: bool = False) -> pd.DataFrame:
+    """One row per (layer, head): its measures and its Kovaleva ``pattern`` (`label_heads`)."""
+    return label_heads(head_measures(lm, texts, pairs, batch_size=batch_size, progress=progress))
+
+
+def relative_depth(layer, n_layers: int):
+    """Where a 0-based layer sits in the stack, from 0 (bottom) to 1 (top): its centre,
+    ``(layer + 0.5) / n_layers``. Compares layers of models of different depth.
+
+    >>> relative_depth(0, 6), relative_depth(11, 12)
+    (0.08333333333333333, 0.9583333333333334)
+    """
+    if n_layers < 1:
+        raise InputError(f"n_layers must be at least 1, got {n_layers}.")
+    return (layer + 0.5) / n_layers
+
+
+def layers_in_band(n_layers: int, start: float, stop: float) -> list[int]:
+    """The 0-based layers whose `relative_depth` lies in ``[start, stop)`` (``stop = 1`` includes
+    the top). A band too narrow to hold a layer centre gets the layer nearest to its middle, so
+    every band of a shallow model still names one layer.
+
+    >>> layers_in_band(6, 0, 1 / 3), layers_in_band(12, 2 / 3, 1), layers_in_band(2, 1 / 3, 2 / 3)
+    ([0, 1], [8, 9, 10, 11], [0])
+    """
+    if not 0 <= start < stop <= 1:
+        raise InputError(f"A depth band needs 0 <= start < stop <= 1, got [{start}, {stop}).")
+    depths = [relative_depth(layer, n_layers) for layer in range(n_layers)]
+    inside = [layer for layer, depth in enumerate(depths) if start <= depth < stop or
+              (stop == 1 and depth == 1)]
+    if inside:
+        return inside
+    middle = (start + stop) / 2
+    return [min(range(n_layers), key=lambda layer: abs(depths[layer] - middle))]
+
+
+def _layer_role(row: pd.Series) -> str:
+    shares = row[list(_ROLE_OF_SHARE)].astype(float).sort_values(ascending=False)
+    leader, runner_up = shares.iloc[0], shares.iloc[1]
+    if leader >= STRONG_SHARE and leader - runner_up >= LEAD_MARGIN:
+        return _ROLE_OF_SHARE[shares.index[0]]
+    return "broad" if row["normalised_entropy"] >= BROAD_ENTROPY else "mixed"
+
+
+def _head_pattern(row: pd.Series) -> str:
+    # far_within_share is NaN on single sentences, and NaN >= x is False: no block there.
+    if row["far_share"] >= MAJORITY and row["far_within_share"] >= BLOCK_WITHIN:
+        return "block"
+    if row["normalised_entropy"] >= BROAD_ENTROPY:
+        return "heterogeneous"
+    if row["column_share"] >= MAJORITY:
+        return "vertical"
+    if row["local_share"] >= MAJORITY:
+        return "diagonal"
+    if row["column_share"] + row["local_share"] >= MAJORITY:
+        return "vertical+diagonal"
+    return "heterogeneous"
+
+
+def _batch_measures(attentions: Sequence[torch.Tensor], masks: PositionMasks) -> torch.Tensor:
+    """``[B, L, H, M + C]``: per text, the METRICS then the MEASURES, from L tensors ``[B, H, Q, K]``."""
+    metrics = _text_means(attentions, masks, "all")                  # [B, L, H, M]
+    from_cls = _text_means(attentions, masks, "cls")                  # [B, L, H, M]
+    column = METRICS.index
+    log_length = masks.valid.sum(dim=1).double().log()[:, None, None]  # [B, 1, 1], ln n
+    local = metrics[..., column("self_share")] + metrics[..., column("prev_share")] \
+        + metrics[..., column("next_share")]                          # [B, L, H]
+    columns, far_within = _bucket_shares(attentions, masks)           # [B, L, H] each
+    extra = torch.stack([
+        local, columns, 1 - local - columns, far_within,
+        metrics[..., column("entropy")] / log_length,
+        1 - from_cls[..., column("special_share")],
+        from_cls[..., column("entropy")] / log_length,
+        metrics[..., column("cross_segment_share")] / _even_cross_share(masks)[:, None, None],
+    ], dim=-1)                                                        # [B, L, H, C]
+    return torch.cat([metrics.double(), extra.double()], dim=-1)      # [B, L, H, M + C]
+
+
+def _even_cross_share(masks: PositionMasks) -> torch.Tensor:
+    """``[B]``: the cross-segment share of evenly spread attention, mean over real queries."""
+    other = masks.segment[:, :, None] != masks.segment[:, None, :]           # [B, Q, K]
+    valid = masks.valid.double()                                             # [B, T]
+    per_query = (other.double() * valid[:, None, :]).sum(-1) / valid.sum(-1, keepdim=True)  # [B, Q]
+    return (per_query * valid).sum(-1) / valid.sum(-1)                       # [B]
+
+
+def _bucket_shares(attentions: Sequence[torch.Tensor], masks: PositionMasks
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per text, layer and head (``[B, L, H]`` each): the column share, and the part of the far
+    share that stays in the query's sentence (NaN for single sentences). Rows averaged over the
+    text's real queries."""
+    n_positions = masks.valid.shape[1]
+    offsets = torch.arange(n_positions)
+    band = (offsets[:, None] - offsets[None, :]).abs() <= 1                   # [Q, K]
+    fixed = (masks.special | masks.punct)[:, None, :] & ~band                 # [B, Q, K]
+    same_sentence = masks.segment[:, :, None] == masks.segment[:, None, :]    # [B, Q, K]
+    far_within_keys = ~band & ~fixed & same_sentence                          # [B, Q, K]
+    query_weight = masks.valid.double() / masks.valid.sum(dim=1, keepdim=True)  # [B, Q]
+    columns, far_within = [], []
+    for a in attentions:                                                      # a: [B, H, Q, K]
+        a = a.double()
+        fixed_rows = torch.einsum("bhqk,bqk->bhq", a, fixed.double())         # [B, H, Q]
+        within_rows = torch.einsum("bhqk,bqk->bhq", a, far_within_keys.double())
+        far_rows = 1 - a.masked_fill(~band, 0).sum(-1) - fixed_rows           # [B, H, Q]
+        columns.append(torch.einsum("bhq,bq->bh", fixed_rows, query_weight))  # [B, H]
+        far_within.append(torch.einsum("bhq,bq->bh", within_rows, query_weight)
+                          / torch.einsum("bhq,bq->bh", far_rows, query_weight))
+    far_within = torch.stack(far_within, dim=1)                               # [B, L, H]
+    far_within = torch.where(masks.is_pair[:, None, None], far_within, torch.nan)
+    return torch.stack(columns, dim=1), far_within                            # [B, L, H] each
+
+
+def _mean_over_texts(per_text: pd.DataFrame) -> pd.DataFrame:
+    """(text, layer, head) rows -> (layer, head) rows, every text weighted equally."""
+    return per_text.drop(columns="text").groupby(["layer", "head"], as_index=False).mean()
+
+
+def _check_columns(table, needed: Sequence[str], source: str) -> None:
+    if not isinstance(table, pd.DataFrame):
+        raise InputError(f"Expected a pandas DataFrame from bertlab.{source}, got "
+                         f"{type(table).__name__}.")
+    missing = [name for name in needed if name not in table.columns]
+    if missing:
+        raise InputError(f"The table lacks the columns {missing}. Build it with "
+                         f"bertlab.{source}(...) (a bertlab.corpus_scores table lacks the role "
+                         "measures: use bertlab.head_measures instead).")
