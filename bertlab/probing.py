@@ -109,7 +109,8 @@ def rank_correlation(x: Sequence[float], y: Sequence[float]) -> tuple[float, flo
     """Spearman's rank correlation of two per-layer series: ``(rho, p_value, n)``.
 
     With one point per layer, n is the number of layers (6 for the embedded model): a p-value
-    from so few points is weak evidence, and the book says so.
+    from so few points is weak evidence, and the book says so. A constant series has no order,
+    hence no monotone relation to anything: it gives ``rho = 0`` and ``p = 1``.
 
     >>> rho, p, n = rank_correlation([0.1, 0.2, 0.3, 0.4], [1, 3, 2, 4])
     >>> round(rho, 1), n
@@ -119,6 +120,8 @@ def rank_correlation(x: Sequence[float], y: Sequence[float]) -> tuple[float, flo
     if x.shape != y.shape or x.ndim != 1 or len(x) < 3:
         raise InputError(f"rank_correlation needs two equally long 1-D series of at least 3 "
                          f"values (one per layer), got shapes {x.shape} and {y.shape}.")
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return 0.0, 1.0, len(x)
     result = stats.spearmanr(x, y)
     return float(result.statistic), float(result.pvalue), len(x)
 

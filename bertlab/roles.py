@@ -58,12 +58,12 @@ import pandas as pd
 import torch
 
 from .errors import InputError
-from .extraction import PositionMasks, iter_batches
+from .extraction import Attention, PositionMasks, extract, iter_batches  # noqa: F401
 from .loading import LoadedModel, load  # noqa: F401  (load is used by the doctest above)
 from .metrics import METRICS, _text_means
 
 __all__ = ["LAYER_ROLES", "HEAD_PATTERNS", "PROFILE_COLUMNS", "STRONG_SHARE", "LEAD_MARGIN",
-           "BROAD_ENTROPY", "MAJORITY", "BLOCK_WITHIN", "text_measures", "head_measures",
+           "BROAD_ENTROPY", "MAJORITY", "BLOCK_WITHIN", "measure", "text_measures", "head_measures",
            "layer_profile", "label_layers", "layer_roles", "label_heads", "head_patterns",
            "relative_depth", "layers_in_band"]
 
@@ -96,6 +96,22 @@ PROFILE_COLUMNS = ("local_share", "cls_share", "sep_share", "punct_share", "norm
 _ROLE_OF_SHARE = {"local_share": "local", "cls_share": "cls-aggregating", "sep_share": "sep/boundary"}
 
 
+def measure(att: Attention) -> pd.DataFrame:
+    """One row per (layer, head) of one text: `bertlab.METRICS` and `MEASURES`.
+
+    Works on any `Attention`, hand-built ones included (book: "Layer roles", exercises).
+
+    >>> table = measure(extract(load(), "The dog chased the cat."))
+    >>> bool(((table["local_share"] + table["column_share"] + table["far_share"]) - 1).abs().max() < 1e-6)
+    True
+    """
+    if not isinstance(att, Attention):
+        raise InputError(f"measure takes the Attention of one text (from bertlab.extract), got "
+                         f"{type(att).__name__}. For many texts use bertlab.head_measures.")
+    values = _batch_measures(att.weights[None].unbind(1), att.masks())  # [1, L, H, M + C]
+    return _mean_over_texts(_table(values))
+
+
 def text_measures(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
                   batch_size: int = 32, progress: bool = False) -> pd.DataFrame:
     """One row per (text, layer, head): `bertlab.METRICS` and `MEASURES`, in one model pass.
@@ -103,16 +119,10 @@ def text_measures(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | 
     ``text`` is the 0-based index of the text in `texts`. Averaging over ``text`` gives
     `head_measures`; keeping it gives spreads and tests across texts (book: "[SEP] and boundaries").
     """
-    blocks = []
-    for attentions, masks, _ in iter_batches(lm, texts, pairs, batch_size=batch_size,
-                                             progress=progress):
-        blocks.append(_batch_measures(attentions, masks))  # [B, L, H, M + C]
-    values = torch.cat(blocks).double()                     # [N, L, H, M + C]
-    n_texts, n_layers, n_heads, n_columns = values.shape
-    index = pd.MultiIndex.from_product([range(n_texts), range(n_layers), range(n_heads)],
-                                       names=["text", "layer", "head"])
-    flat = values.reshape(-1, n_columns).numpy()            # [N*L*H, M + C]
-    return pd.DataFrame(flat, index=index, columns=[*METRICS, *MEASURES]).reset_index()
+    blocks = [_batch_measures(attentions, masks)            # [B, L, H, M + C] each
+              for attentions, masks, _ in iter_batches(lm, texts, pairs, batch_size=batch_size,
+                                                       progress=progress)]
+    return _table(torch.cat(blocks))                        # from [N, L, H, M + C]
 
 
 def head_measures(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
@@ -285,6 +295,15 @@ def _bucket_shares(attentions: Sequence[torch.Tensor], masks: PositionMasks
     far_within = torch.stack(far_within, dim=1)                               # [B, L, H]
     far_within = torch.where(masks.is_pair[:, None, None], far_within, torch.nan)
     return torch.stack(columns, dim=1), far_within                            # [B, L, H] each
+
+
+def _table(values: torch.Tensor) -> pd.DataFrame:
+    """Tidy (text, layer, head) rows from ``[N, L, H, M + C]``."""
+    n_texts, n_layers, n_heads, n_columns = values.shape
+    index = pd.MultiIndex.from_product([range(n_texts), range(n_layers), range(n_heads)],
+                                       names=["text", "layer", "head"])
+    flat = values.double().reshape(-1, n_columns).numpy()    # [N*L*H, M + C]
+    return pd.DataFrame(flat, index=index, columns=[*METRICS, *MEASURES]).reset_index()
 
 
 def _mean_over_texts(per_text: pd.DataFrame) -> pd.DataFrame:

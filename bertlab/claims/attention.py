@@ -155,10 +155,10 @@ def check_c1(ev: AttentionEvidence) -> ClaimCheck:
     words = ev.tokens.loc[ev.tokens["layer"] == peak, list(DOG_WORDS)].to_numpy().mean()
     return ClaimCheck("C1", "Many ordinary tokens (dog, cat, chased) put strong attention on [CLS].",
                       "cls", (
-        Condition("highest layer-mean [CLS] share over the reviews", layers.max(), ">=", STRONG_SHARE),
-        Condition(f"share of all heads with a [CLS] share ≥ {STRONG_SHARE:g} (many)",
+        _condition("highest layer-mean [CLS] share over the reviews", layers.max(), ">=", STRONG_SHARE),
+        _condition(f"share of all heads with a [CLS] share ≥ {STRONG_SHARE:g} (many)",
                   (ev.reviews["cls_share"] >= STRONG_SHARE).mean(), ">=", MAJORITY),
-        Condition(f"[CLS] share of the rows of {', '.join(DOG_WORDS)} in {DOG_SENTENCE!r}, "
+        _condition(f"[CLS] share of the rows of {', '.join(DOG_WORDS)} in {DOG_SENTENCE!r}, "
                   f"in the layer of highest [CLS] share", words, ">=", STRONG_SHARE),
     ))
 
@@ -167,7 +167,7 @@ def check_c2(ev: AttentionEvidence) -> ClaimCheck:
     """C2: in some layers almost every head attends to [SEP] (measured on sentence pairs)."""
     above = (ev.pairs["sep_share"] > SEP_HEAD_SHARE).groupby(ev.pairs["layer"]).mean()
     return ClaimCheck("C2", "In some layers almost every head attends to [SEP].", "sep", (
-        Condition(f"largest share of a layer's heads giving > {SEP_HEAD_SHARE:g} of their attention "
+        _condition(f"largest share of a layer's heads giving > {SEP_HEAD_SHARE:g} of their attention "
                   "to [SEP] (sentence pairs)", above.max(), ">=", ALMOST_EVERY),
     ))
 
@@ -180,10 +180,10 @@ def check_c4(ev: AttentionEvidence) -> ClaimCheck:
     spread = ev.reviews.groupby("layer")["cls_row_entropy"].mean()[widest]
     return ClaimCheck("C4", "An aggregation network: lower-layer tokens refer to [CLS], and [CLS] "
                       "attends to all tokens to summarise them.", "cls", (
-        Condition("mean [CLS] share in the lower third of the layers", lower, ">=", STRONG_SHARE),
-        Condition("highest share of [CLS]'s own attention on ordinary tokens (any layer)",
+        _condition("mean [CLS] share in the lower third of the layers", lower, ">=", STRONG_SHARE),
+        _condition("highest share of [CLS]'s own attention on ordinary tokens (any layer)",
                   out.max(), ">=", MAJORITY),
-        Condition("normalised entropy of [CLS]'s attention in that layer (spread over all tokens)",
+        _condition("normalised entropy of [CLS]'s attention in that layer (spread over all tokens)",
                   spread, ">=", BROAD_ENTROPY),
     ))
 
@@ -195,9 +195,9 @@ def check_c5(ev: AttentionEvidence) -> ClaimCheck:
     peak_depth = relative_depth(int(sep.idxmax()), ev.n_layers)
     return ClaimCheck("C5", "[SEP] marks sentence boundaries, so boundary-aware middle-to-upper "
                       "layers attend to [SEP].", "sep", (
-        Condition("mean [SEP] share of the middle and upper thirds (sentence pairs)",
+        _condition("mean [SEP] share of the middle and upper thirds (sentence pairs)",
                   sep[middle_up].mean(), ">=", STRONG_SHARE),
-        Condition("relative depth of the layer with the highest [SEP] share (pairs)",
+        _condition("relative depth of the layer with the highest [SEP] share (pairs)",
                   peak_depth, ">=", THIRDS["middle"][0]),
     ))
 
@@ -206,9 +206,9 @@ def check_c6(ev: AttentionEvidence) -> ClaimCheck:
     """C6, first two rows, on the pretrained model: [CLS] in lower layers, [SEP] in middle ones."""
     return ClaimCheck("C6", "Normal profile: [CLS] concentration in lower layers, [SEP] "
                       "concentration in middle layers.", "roles", (
-        Condition("mean [CLS] share in the lower third of the layers (reviews)",
+        _condition("mean [CLS] share in the lower third of the layers (reviews)",
                   _band_mean(ev.profile, "cls_share", ev.layers(THIRDS["lower"])), ">=", STRONG_SHARE),
-        Condition("mean [SEP] share in the middle third of the layers (sentence pairs)",
+        _condition("mean [SEP] share in the middle third of the layers (sentence pairs)",
                   _band_mean(ev.pairs, "sep_share", ev.layers(THIRDS["middle"])), ">=", STRONG_SHARE),
     ), aspect="pretrained profile")
 
@@ -219,11 +219,11 @@ def check_c7(ev: AttentionEvidence) -> ClaimCheck:
     (diagonal, cls_focus, out) = (ev.layers(band) for band in SEED_C7_BANDS.values())
     return ClaimCheck("C7", "Lowest quarter diagonal (local); middle [CLS] focus; top third: "
                       "[CLS] attends out to the other tokens.", "roles", (
-        Condition("share of the lowest-quarter layers labelled 'local'",
+        _condition("share of the lowest-quarter layers labelled 'local'",
                   (profile.loc[diagonal, "role"] == "local").mean(), ">=", MAJORITY),
-        Condition("share of the next layers (to two thirds) labelled 'cls-aggregating'",
+        _condition("share of the next layers (to two thirds) labelled 'cls-aggregating'",
                   (profile.loc[cls_focus, "role"] == "cls-aggregating").mean(), ">=", MAJORITY),
-        Condition("share of the top-third layers where [CLS] gives most attention to ordinary tokens",
+        _condition("share of the top-third layers where [CLS] gives most attention to ordinary tokens",
                   (profile.loc[out, "cls_out_share"] >= MAJORITY).mean(), ">=", MAJORITY),
     ))
 
@@ -232,18 +232,20 @@ def check_c8(ev: AttentionEvidence) -> ClaimCheck:
     """C8: layers where attention gathers at [CLS] give a good sentence vector."""
     probe = ev.probe.set_index("layer")
     cls_share = ev.profile.set_index("layer")["cls_share"]
-    rho, _, _ = rank_correlation(cls_share, probe["cls_accuracy"])
     peak = int(cls_share.idxmax())
     accuracy = probe.loc[peak, "cls_accuracy"]
     # One standard error of a held-out accuracy: differences smaller than this are ties.
     tie = np.sqrt(accuracy * (1 - accuracy) / probe.loc[peak, "n_test"])
+    # A rank correlation needs at least three layers; a shallower model is judged without it.
+    correlation = () if ev.n_layers < 3 else (_condition(
+        "Spearman rank correlation of [CLS] share and [CLS]-probe accuracy over layers",
+        rank_correlation(cls_share, probe["cls_accuracy"])[0], ">=", MAJORITY),)
     return ClaimCheck("C8", "Layers where attention gathers at [CLS] give a good sentence vector.",
                       "cls", (
-        Condition("Spearman rank correlation of [CLS] share and [CLS]-probe accuracy over layers",
-                  rho, ">=", MAJORITY),
-        Condition("[CLS]-probe accuracy at the highest-[CLS]-share layer minus the best layer's "
+        *correlation,
+        _condition("[CLS]-probe accuracy at the highest-[CLS]-share layer minus the best layer's "
                   "(tie within one standard error)", accuracy - probe["cls_accuracy"].max(), ">=", -tie),
-        Condition("[CLS]-probe minus mean-pooled-probe accuracy at that layer "
+        _condition("[CLS]-probe minus mean-pooled-probe accuracy at that layer "
                   "(tie within one standard error)", accuracy - probe.loc[peak, "mean_accuracy"],
                   ">=", -tie),
     ))
@@ -256,11 +258,16 @@ def check_c9(ev: AttentionEvidence) -> ClaimCheck:
     effect = border_effect(ev).set_index("layer").loc[peak, "cohens_d"]
     return ClaimCheck("C9", "Layers that attend to [SEP] show where sentences break and how they "
                       "relate.", "sep", (
-        Condition("highest layer-mean [SEP] share (sentence pairs)", sep.max(), ">=", STRONG_SHARE),
-        Condition("|Cohen's d| of cross-segment lift (length-corrected), true next vs random "
+        _condition("highest layer-mean [SEP] share (sentence pairs)", sep.max(), ">=", STRONG_SHARE),
+        _condition("|Cohen's d| of cross-segment lift (length-corrected), true next vs random "
                   "pairs, in that layer",
                   abs(effect), ">=", MEDIUM_EFFECT),
     ))
+
+
+def _condition(text: str, value, op: str, threshold) -> Condition:
+    """A `Condition` with plain Python floats (numpy and torch scalars do not serialise to JSON)."""
+    return Condition(text, float(value), op, float(threshold))
 
 
 def _band_mean(table: pd.DataFrame, column: str, layers: list[int]) -> float:
