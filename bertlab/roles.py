@@ -71,15 +71,16 @@ LAYER_ROLES = ("local", "cls-aggregating", "sep/boundary", "broad", "mixed")
 HEAD_PATTERNS = ("vertical", "diagonal", "vertical+diagonal", "block", "heterogeneous")
 
 # --- Thresholds: where each number comes from --------------------------------------------------
-#: A share of attention counts as strong from 0.3 on: six times the 1/n ≈ 0.05 that one key gets
-#: from evenly spread attention in a 20-token text (the shipped reviews average about 20 tokens).
+#: A share of attention counts as strong from 0.3 on: five times the 1/n ≈ 0.06 that one key gets
+#: from evenly spread attention in a text of n ≈ 16.5 tokens (the shipped reviews' mean WordPiece
+#: length, [CLS] and [SEP] included; bertlab/data/DATACARD.md).
 #: The same number decides "strong" in the claim checks (`bertlab.claims.attention`).
 STRONG_SHARE = 0.3
 #: A signal leads clearly when it is at least 10 points (0.1) above the runner-up; closer than
 #: that, a different corpus can swap the two, so the layer is not given either role.
 LEAD_MARGIN = 0.1
 #: Attention is spread ("broad") when its normalised entropy is at least 0.7: as even as a split
-#: over n ** 0.7 keys, about 8 of a 20-token text, so no small set of keys holds it.
+#: over n ** 0.7 keys, about 7 of a 16-token review, so no small set of keys holds it.
 BROAD_ENTROPY = 0.7
 #: A head draws a pattern when that pattern's keys hold at least half of its attention.
 MAJORITY = 0.5
