@@ -28,10 +28,13 @@ from .flow import (ablate_heads, attention_gradients, cls_rollout, corpus_norm_s
 
 from .roles import head_measures, head_patterns, label_heads, label_layers, layer_profile, layer_roles
 from .probing import probe_layers
+from . import zoo
+from .diagnosis import Diagnosis, diagnose
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "zoo", "diagnose", "Diagnosis",
     "head_measures", "layer_profile", "label_layers", "layer_roles", "label_heads",
     "head_patterns", "probe_layers",
     "norm_scores", "corpus_norm_scores", "norm_attention", "rollout", "cls_rollout",

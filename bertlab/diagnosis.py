@@ -1,0 +1,334 @@
+"""Diagnose a fine-tuned classifier: healthy, overfit, degenerate, or inconclusive.
+
+Book chapters: "Fine-tuned and overfit models" and "The fine-tuning experiment", where every
+threshold below was read off the zoo (`bertlab.zoo.experiment`).
+
+`diagnose(lm, base=None, texts=None, labelled=None)` weighs three kinds of evidence:
+
+* **attention** on `texts` (always): per layer, the [CLS] / [SEP] / special shares and the
+  normalised entropy (entropy / ln n for a text of n tokens: 1.0 means uniform attention);
+* **drift** from `base`, the model it was fine-tuned from (when given): `bertlab.drift`;
+* **held-out behaviour** on `labelled` (when given): accuracy against chance, and the confidence
+  gap (mean top-class probability minus accuracy). A model fitted far past its training data is
+  near-certain on everything, right or wrong, so on held-out data its confidence exceeds its
+  accuracy by about its generalisation gap (train accuracy minus held-out accuracy).
+
+The experiment found that attention alone does **not** separate healthy from overfit models, so
+without labelled data the verdict is "inconclusive" unless attention is near-uniform everywhere
+("degenerate (or weights not loaded)").
+
+Shape letters: N texts, C classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from .drift import DRIFT_METRICS, attention_drift
+from .errors import InputError, UnsupportedModelError
+from .extraction import _check_corpus, iter_batches
+from .loading import LoadedModel
+from .metrics import corpus_scores
+
+__all__ = ["diagnose", "decide", "Diagnosis", "VERDICTS", "attention_signals", "classifier_evidence",
+           "class_probabilities", "normalised_entropy"]
+
+VERDICTS = ("healthy", "overfit", "degenerate", "inconclusive")
+
+# --- Thresholds: where each number comes from --------------------------------------------------
+#: Attention is "near-uniform" in a layer when its mean normalised entropy is at least this.
+#: The pretrained model's layers lie between 0.45 and 0.74 on the test texts, every zoo model's
+#: (high-lr included) stays below 0.9, and a randomly initialised BERT (weights not loaded)
+#: gives 0.997 in every layer (book: "The fine-tuning experiment", table of normalised entropy).
+NEAR_UNIFORM_ENTROPY = 0.95
+#: Held-out accuracy must beat the majority-class rate by this much to count as learning the task.
+#: Healthy zoo models beat it by PLACEHOLDER; high-lr models by PLACEHOLDER.
+ABOVE_CHANCE_MARGIN = 0.10
+#: A model that gives one class to at least this share of held-out texts has collapsed.
+COLLAPSED_PREDICTIONS = 0.95
+#: Confidence gap (mean top-class probability − accuracy, held-out) from which a model counts as
+#: overfit. Rule-derivation seeds: healthy PLACEHOLDER, overfit PLACEHOLDER.
+OVERFIT_CONFIDENCE_GAP = 0.10
+
+_SIGNAL_SHARES = ("cls_share", "sep_share", "special_share", "entropy")
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What `diagnose` concluded and why.
+
+    `signals`: one row per layer (0-based) with the attention signals (and drift, with a base);
+    `evidence`: the model-level numbers (held-out accuracy, chance, confidence gap, ...);
+    `reasons`: sentences quoting those numbers; `missing`: the evidence it did not have.
+    """
+
+    verdict: str
+    reasons: tuple[str, ...]
+    signals: pd.DataFrame
+    evidence: dict = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
+    model_name: str = ""
+
+    @property
+    def label(self) -> str:
+        """The verdict as a person should read it ("degenerate (or weights not loaded)")."""
+        return "degenerate (or weights not loaded)" if self.verdict == "degenerate" else self.verdict
+
+    def __repr__(self) -> str:
+        lines = [f"Diagnosis of {self.model_name!r}: {self.label}"]
+        lines += [f"  - {reason}" for reason in self.reasons]
+        lines += [f"  (missing: {item})" for item in self.missing]
+        return "\n".join(lines)
+
+    def _repr_markdown_(self) -> str:
+        lines = [f"**Diagnosis of `{self.model_name}`: {self.label}**", ""]
+        lines += [f"- {reason}" for reason in self.reasons]
+        lines += [f"- *missing:* {item}" for item in self.missing]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        items = [f"<li>{html.escape(reason)}</li>" for reason in self.reasons]
+        items += [f"<li><em>missing:</em> {html.escape(item)}</li>" for item in self.missing]
+        return (f"<p><strong>Diagnosis of <code>{html.escape(self.model_name)}</code>: "
+                f"{html.escape(self.label)}</strong></p><ul>{''.join(items)}</ul>")
+
+    def plot(self, *, axes: Sequence[plt.Axes] | None = None) -> Sequence[plt.Axes]:
+        """Per-layer signals: attention shares, normalised entropy, and drift when measured."""
+        panels = [("share of attention", ["cls_share", "sep_share", "special_share"]),
+                  ("normalised entropy", ["normalised_entropy"])]
+        if "js_divergence" in self.signals:
+            panels.append(("drift from base", list(DRIFT_METRICS)))
+        if axes is None:
+            axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4))[1]
+        layers = self.signals.layer + 1
+        for ax, (title, columns) in zip(axes, panels):
+            for column in columns:
+                ax.plot(layers, self.signals[column], marker="o", label=column)
+            ax.set_xlabel("layer (1 = lowest)")
+            ax.set_title(title)
+            ax.legend(fontsize="small")
+        axes[1].axhline(NEAR_UNIFORM_ENTROPY, color="grey", linestyle=":", linewidth=1)
+        axes[1].set_ylim(0, 1.02)
+        axes[0].figure.suptitle(f"{self.model_name}: {self.label}")
+        axes[0].figure.tight_layout()
+        return axes
+
+
+def diagnose(lm: LoadedModel, base: LoadedModel | None = None, texts: Sequence[str] | None = None,
+             labelled: pd.DataFrame | None = None, *, batch_size: int = 32,
+             progress: bool = False) -> Diagnosis:
+    """Is this fine-tuned model healthy, overfit or degenerate? Evidence and verdict.
+
+    `labelled`: held-out data the model was not trained on, a DataFrame with columns ``text``,
+    ``label`` (integers ``0 .. n_classes-1``) and, for sentence-pair tasks, ``text_pair``.
+    `texts`: texts to read attention on (default: the labelled texts, or else the shipped test
+    split of the reviews). `base`: the model it was fine-tuned from, for drift.
+
+    >>> from bertlab import zoo, datasets
+    >>> held_out = datasets.load_reviews("test")
+    >>> diagnose(zoo.load("healthy", progress=False), labelled=held_out).verdict
+    'healthy'
+    """
+    if not isinstance(lm, LoadedModel):
+        raise InputError(f"diagnose takes a LoadedModel (bertlab.load, bertlab.wrap or "
+                         f"bertlab.zoo.load), got {type(lm).__name__}.")
+    if labelled is not None:
+        labelled = _checked_labelled(lm, labelled)
+    texts, pairs = _default_texts(texts, labelled)
+    signals = attention_signals(lm, texts, pairs, base=base, batch_size=batch_size,
+                                progress=progress)
+    layers = signals.drop(columns="head").groupby("layer", as_index=False).mean()  # one row a layer
+    evidence = {} if labelled is None else classifier_evidence(lm, labelled)
+    verdict, reasons = decide(layers, evidence)
+    missing = []
+    if base is None:
+        missing.append("no base model: attention drift not measured (pass base=bertlab.load())")
+    if labelled is None:
+        missing.append("no labelled held-out data: accuracy and confidence gap not measured, so "
+                       "healthy and overfit cannot be told apart (pass labelled=a DataFrame "
+                       "with text and label columns)")
+    return Diagnosis(verdict=verdict, reasons=tuple(reasons), signals=layers, evidence=evidence,
+                     missing=tuple(missing), model_name=lm.name)
+
+
+def decide(layers: pd.DataFrame, evidence: dict) -> tuple[str, list[str]]:
+    """The verdict and its reasons from per-layer `signals` (mean over heads, as in
+    `Diagnosis.signals`) and the held-out numbers of `classifier_evidence` (``{}`` when none)."""
+    lowest = layers.normalised_entropy.min()
+    flattest = layers.normalised_entropy.max()
+    if lowest >= NEAR_UNIFORM_ENTROPY:
+        return "degenerate", [
+            f"Attention is near-uniform in every layer: normalised entropy ≥ {lowest:.3f} "
+            f"everywhere (threshold {NEAR_UNIFORM_ENTROPY}; 1.0 = uniform). Trained BERT layers "
+            "do not look like this: training broke the model, or its weights were not loaded."]
+    reasons = [f"Attention is structured: per-layer normalised entropy ranges {lowest:.3f}–"
+               f"{flattest:.3f} (near-uniform would be ≥ {NEAR_UNIFORM_ENTROPY} in every layer)."]
+    if "js_divergence" in layers:
+        top = layers.loc[layers.js_divergence.idxmax()]
+        reasons.append(
+            f"Drift from the base model is largest in layer {int(top.layer)} (0-based): JS "
+            f"divergence {top.js_divergence:.3f}, map cosine {top.map_cosine:.3f}. On its own, "
+            "drift did not separate healthy from overfit zoo models.")
+    if not evidence:
+        reasons.append("Without labelled held-out data, attention alone cannot tell healthy from "
+                       "overfit (the experiment found no attention signal that does).")
+        return "inconclusive", reasons
+    accuracy, chance = evidence["accuracy"], evidence["chance"]
+    gap, top_share = evidence["confidence_gap"], evidence["top_prediction_share"]
+    reasons.append(f"Held-out accuracy {accuracy:.3f} on {evidence['n_labelled']} texts, against "
+                   f"{chance:.3f} for always answering the most common label.")
+    if top_share >= COLLAPSED_PREDICTIONS and accuracy < chance + ABOVE_CHANCE_MARGIN:
+        reasons.append(f"It gives one class to {top_share:.1%} of the texts: the classifier has "
+                       "collapsed (a broken training run).")
+        return "degenerate", reasons
+    reasons.append(f"Confidence gap {gap:+.3f}: mean top-class probability {evidence['confidence']:.3f} "
+                   f"vs accuracy {accuracy:.3f} (overfit from {OVERFIT_CONFIDENCE_GAP}).")
+    if gap >= OVERFIT_CONFIDENCE_GAP:
+        reasons.append("It is far more certain than it is right on texts it was not trained on: "
+                       "it fitted its training data and does not generalise.")
+        return "overfit", reasons
+    if accuracy < chance + ABOVE_CHANCE_MARGIN:
+        reasons.append(f"Accuracy is less than {ABOVE_CHANCE_MARGIN} above chance, yet the model "
+                       "is not overconfident: it has not learnt this task (is it the right data?).")
+        return "inconclusive", reasons
+    reasons.append("It beats chance clearly and its confidence matches its accuracy.")
+    return "healthy", reasons
+
+
+def attention_signals(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | None = None,
+                      *, base: LoadedModel | None = None, batch_size: int = 32,
+                      progress: bool = False) -> pd.DataFrame:
+    """One row per (layer, head): [CLS]/[SEP]/special shares, entropy, normalised entropy, and
+    with a `base`, `bertlab.drift.DRIFT_METRICS`. Every text weighted equally."""
+    table = corpus_scores(lm, texts, pairs, batch_size=batch_size, progress=progress)
+    table = table[["layer", "head", *_SIGNAL_SHARES]].merge(
+        normalised_entropy(lm, texts, pairs, batch_size=batch_size), on=["layer", "head"])
+    if base is not None:
+        drift = attention_drift(lm, base, texts, pairs, batch_size=batch_size, progress=False)
+        table = table.merge(drift, on=["layer", "head"])
+    return table
+
+
+def normalised_entropy(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | None = None,
+                       *, batch_size: int = 32) -> pd.DataFrame:
+    """Entropy of each attention row divided by ln n (n = the text's tokens): 1 = uniform.
+
+    One row per (layer, head), column ``normalised_entropy``: mean over a text's query rows,
+    then over texts. Comparable across texts of different lengths, unlike raw entropy.
+    """
+    total = torch.zeros(lm.n_layers, lm.n_heads, dtype=torch.float64)  # [L, H]
+    n_texts = 0
+    for attentions, masks, _ in iter_batches(lm, texts, pairs, batch_size=batch_size):
+        valid = masks.valid.float()                                     # [B, Q]
+        lengths = valid.sum(dim=1)                                      # [B]
+        # a one-token text has ln 1 = 0: any entropy is 0 of 0; count it as fully concentrated
+        scale = torch.where(lengths > 1, lengths.log(), torch.inf)     # [B]
+        for layer, a in enumerate(attentions):                          # a: [B, H, Q, K]
+            entropy = -torch.special.xlogy(a, a).sum(dim=-1)            # [B, H, Q]
+            per_text = (entropy * valid[:, None]).sum(-1) / lengths[:, None]  # [B, H]
+            total[layer] += (per_text / scale[:, None]).double().sum(0)  # [H]
+        n_texts += valid.shape[0]
+    values = total / n_texts                                            # [L, H]
+    index = pd.MultiIndex.from_product([range(lm.n_layers), range(lm.n_heads)],
+                                       names=["layer", "head"])
+    return pd.DataFrame({"normalised_entropy": values.flatten().numpy()}, index=index).reset_index()
+
+
+def classifier_evidence(lm: LoadedModel, labelled: pd.DataFrame) -> dict:
+    """Held-out numbers of a classifier on labelled data.
+
+    Keys: n_labelled, accuracy, chance (share of the most common label), loss (mean
+    cross-entropy, nats), confidence (mean top-class probability), confidence_gap (confidence −
+    accuracy), top_prediction_share (share of texts given the most common predicted class).
+    """
+    labelled = _checked_labelled(lm, labelled)
+    pairs = labelled.text_pair.tolist() if "text_pair" in labelled else None
+    probabilities = class_probabilities(lm.model, lm.tokenizer, labelled.text.tolist(), pairs,
+                                        max_length=lm.max_length)  # [N, C]
+    labels = torch.tensor(labelled.label.to_numpy(), dtype=torch.long)  # [N]
+    predicted = probabilities.argmax(dim=-1)                             # [N]
+    confidence = probabilities.max(dim=-1).values.mean().item()
+    accuracy = (predicted == labels).float().mean().item()
+    true_class = probabilities[torch.arange(len(labels)), labels].clamp_min(1e-12)  # [N]
+    return {
+        "n_labelled": len(labels),
+        "accuracy": accuracy,
+        "chance": labelled.label.value_counts(normalize=True).max(),
+        "loss": -true_class.log().mean().item(),
+        "confidence": confidence,
+        "confidence_gap": confidence - accuracy,
+        "top_prediction_share": predicted.bincount().max().item() / len(labels),
+    }
+
+
+def class_probabilities(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+                        texts: Sequence[str], pairs: Sequence[str] | None = None, *,
+                        batch_size: int = 64, max_length: int | None = None) -> torch.Tensor:
+    """Softmax of a sequence classifier's logits: ``[N, C]`` float32 for N texts and C classes.
+
+    Runs in eval mode and restores the model's mode afterwards; texts longer than `max_length`
+    tokens (default: the tokenizer's limit) are truncated.
+    """
+    was_training = model.training
+    model.eval()
+    chunks = []
+    try:
+        for start in range(0, len(texts), batch_size):
+            batch_pairs = None if pairs is None else list(pairs[start:start + batch_size])
+            encoding = tokenizer(list(texts[start:start + batch_size]), batch_pairs, padding=True,
+                                 truncation=True, max_length=max_length, return_tensors="pt")
+            with torch.inference_mode():
+                logits = model(**encoding.to(model.device)).logits  # [B, C]
+            chunks.append(logits.float().softmax(dim=-1).cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(chunks)  # [N, C]
+
+
+def _default_texts(texts, labelled) -> tuple[list[str], list[str] | None]:
+    if texts is not None:
+        return _check_corpus(texts, None)
+    if labelled is not None:
+        pairs = labelled.text_pair.tolist() if "text_pair" in labelled else None
+        return labelled.text.tolist(), pairs
+    from .datasets import load_reviews
+
+    return load_reviews("test").text.tolist(), None
+
+
+def _checked_labelled(lm: LoadedModel, labelled) -> pd.DataFrame:
+    """`labelled` as a clean DataFrame (a copy), or an error that says what to fix."""
+    if not lm.has_classifier:
+        raise UnsupportedModelError(
+            f"{lm.name!r} has no classification head, so it cannot be scored on labelled data. "
+            "Load a fine-tuned classifier (a folder saved from ...ForSequenceClassification, or "
+            "bertlab.zoo.load), or call diagnose without labelled=.")
+    if not isinstance(labelled, pd.DataFrame):
+        raise InputError(f"labelled must be a pandas DataFrame with columns text and label, got "
+                         f"{type(labelled).__name__}.")
+    absent = [c for c in ("text", "label") if c not in labelled]
+    if absent:
+        raise InputError(f"labelled lacks the column(s) {absent}; it needs text and label (and "
+                         f"text_pair for sentence pairs). Its columns: {list(labelled.columns)}.")
+    if labelled.empty:
+        raise InputError("labelled is empty: pass at least one held-out example.")
+    columns = ["text", "label"] + (["text_pair"] if "text_pair" in labelled else [])
+    labelled = labelled[columns].reset_index(drop=True)
+    _check_corpus(labelled.text.tolist(), labelled.get("text_pair"))
+    n_classes = lm.model.config.num_labels
+    labels = pd.to_numeric(labelled.label, errors="coerce")
+    unknown = labelled.label[labels.isna() | (labels % 1 != 0) | (labels < 0) | (labels >= n_classes)]
+    if len(unknown):
+        raise InputError(
+            f"labelled has labels the classifier does not know: {sorted(set(unknown.astype(str)))[:5]}"
+            f". {lm.name!r} has {n_classes} classes, labelled 0 to {n_classes - 1}; map your labels "
+            "to those integers first.")
+    return labelled.assign(label=labels.astype(int))

@@ -1,0 +1,118 @@
+"""Build zoo models once, keep them on disk, load them like any bertlab model.
+
+Book chapter: "Fine-tuned and overfit models". A model lives in
+``$BERTLAB_CACHE/zoo/<recipe>-seed<seed>-<key>/`` (default cache: ``~/.cache/bertlab``): a
+`save_pretrained` folder (weights, config, tokenizer) plus ``history.json`` (its training curves)
+and ``recipe.json``. The key hashes the recipe's fields, the seed, the exact training data and the
+torch / transformers / bertlab versions, so a change to any of them builds a new model instead of
+reusing a stale one. Weights are never committed to the repository.
+
+>>> key("overfit", 0) == key("overfit", 0) != key("overfit", 1)
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import torch
+import transformers
+
+from ..errors import InputError
+from ..loading import LoadedModel, _quiet_transformers
+from ..loading import load as load_folder
+from .recipes import Recipe, get_recipe
+from .training import data_fingerprint, fine_tune
+
+__all__ = ["cache_dir", "key", "model_folder", "is_built", "build", "load", "history"]
+
+_HISTORY_FILE = "history.json"
+_RECIPE_FILE = "recipe.json"
+
+
+def cache_dir() -> Path:
+    """Where zoo models live: ``$BERTLAB_CACHE/zoo``, or ``~/.cache/bertlab/zoo``."""
+    root = os.environ.get("BERTLAB_CACHE") or Path.home() / ".cache" / "bertlab"
+    return Path(root) / "zoo"
+
+
+def key(recipe: Recipe | str, seed: int) -> str:
+    """A 12-character hash of everything that decides the weights (recipe, seed, data, versions)."""
+    from .. import __version__
+
+    recipe = get_recipe(recipe)
+    identity = {"recipe": dataclasses.asdict(recipe), "seed": seed,
+                "data": data_fingerprint(recipe, seed), "torch": torch.__version__,
+                "transformers": transformers.__version__, "bertlab": __version__}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def model_folder(recipe: Recipe | str, seed: int = 0) -> Path:
+    """The cache folder of one (recipe, seed) model, built or not."""
+    recipe = get_recipe(recipe)
+    return cache_dir() / f"{recipe.name}-seed{seed}-{key(recipe, seed)}"
+
+
+def is_built(recipe: Recipe | str, seed: int = 0) -> bool:
+    return (model_folder(recipe, seed) / _HISTORY_FILE).is_file()
+
+
+def build(recipe: Recipe | str, seed: int = 0, *, progress: bool = True) -> Path:
+    """Fine-tune and save one model unless it is already in the cache; return its folder.
+
+    The folder appears in one step (written aside, then renamed), so a build interrupted half-way
+    leaves nothing that looks finished.
+    """
+    _check_seed(seed)
+    recipe = get_recipe(recipe)
+    folder = model_folder(recipe, seed)
+    if is_built(recipe, seed):
+        return folder
+    trained = fine_tune(recipe, seed, progress=progress)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    with _quiet_transformers():
+        trained.model.save_pretrained(staging)
+        trained.tokenizer.save_pretrained(staging)
+    (staging / _HISTORY_FILE).write_text(trained.history.to_json(orient="records", indent=1))
+    (staging / _RECIPE_FILE).write_text(
+        json.dumps({**dataclasses.asdict(recipe), "seed": seed}, indent=1))
+    try:
+        staging.rename(folder)
+    except OSError:  # another process finished the same model first: keep theirs
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def load(name: Recipe | str, seed: int = 0, *, progress: bool = True) -> LoadedModel:
+    """A zoo model as a `LoadedModel` with its classification head, built on first use.
+
+    >>> lm = load("overfit", seed=0, progress=False)
+    >>> lm.name, lm.has_classifier
+    ('zoo:overfit/seed0', True)
+    """
+    recipe = get_recipe(name)
+    loaded = load_folder(build(recipe, seed, progress=progress))
+    return dataclasses.replace(loaded, name=f"zoo:{recipe.name}/seed{seed}")
+
+
+def history(name: Recipe | str, seed: int = 0, *, progress: bool = True) -> pd.DataFrame:
+    """The training curves of a zoo model, one row per evaluated epoch (built on first use).
+
+    Columns: epoch, train_loss, train_accuracy, validation_loss, validation_accuracy, kept.
+    Train loss and accuracy are measured on the whole training set in eval mode after the epoch.
+    """
+    folder = build(name, seed, progress=progress)
+    return pd.read_json(folder / _HISTORY_FILE, orient="records")
+
+
+def _check_seed(seed) -> None:
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed!r}.")

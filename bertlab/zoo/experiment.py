@@ -1,0 +1,164 @@
+"""The fine-tuning experiment: what attention looks like in healthy, overfit and broken models.
+
+Book chapter: "The fine-tuning experiment" (and "Fine-tuned and overfit models", which builds on
+it). For every recipe and seed, on the held-out test split of the reviews:
+
+* per (layer, head): [CLS] / [SEP] / special shares, entropy, normalised entropy, and drift from
+  the base model (Jensen–Shannon divergence of attention rows, cosine of flattened maps);
+* per model: train / validation / test accuracy and loss, the generalisation gap (train − test),
+  and the held-out evidence `bertlab.diagnose` uses (chance, confidence, confidence gap).
+
+`results()` computes all of it once and caches the tables as CSV next to the zoo models; the
+book reads the cache and never retrains. The diagnosis verdicts are recomputed from the cached
+tables (`ExperimentResults.diagnoses`), so they always follow the current thresholds.
+
+Held out while `bertlab.diagnose`'s thresholds were chosen: seed 2 of every recipe, the whole
+`overfit-reinit` recipe, and the probe recipes (other hyper-parameters).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ..diagnosis import attention_signals, classifier_evidence, decide
+from ..drift import DRIFT_METRICS
+from ..loading import LoadedModel
+from ..loading import load as load_base
+from .cache import cache_dir, key, load
+from .recipes import PROBE_RECIPES, RECIPES, ZOO_RECIPES
+from .training import training_data
+
+__all__ = ["SEEDS", "RULE_SEEDS", "HELD_OUT_SEEDS", "HELD_OUT_RECIPES", "EXPERIMENT_RECIPES",
+           "EVIDENCE", "ExperimentResults", "results", "run", "spread"]
+
+SEEDS = (0, 1, 2)
+#: diagnose's thresholds were read off these seeds of the non-held-out recipes ...
+RULE_SEEDS = (0, 1)
+#: ... and checked on these, and on every seed of `HELD_OUT_RECIPES`.
+HELD_OUT_SEEDS = (2,)
+HELD_OUT_RECIPES = ("overfit-reinit", *PROBE_RECIPES)
+EXPERIMENT_RECIPES = (*ZOO_RECIPES, *PROBE_RECIPES)
+
+#: What `diagnose` is given, from least to most: the four columns of `ExperimentResults.diagnoses`.
+EVIDENCE = ("attention", "attention + base", "attention + labelled", "attention + base + labelled")
+
+_SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class ExperimentResults:
+    """The experiment's tidy tables.
+
+    `models`: one row per (recipe, seed): intended, ``{split}_accuracy`` / ``{split}_loss`` for
+    train, validation, test; accuracy_gap, loss_gap (train − test); and the test-split evidence
+    of `bertlab.diagnosis.classifier_evidence` as ``test_<key>``.
+    `heads`: one row per (recipe, seed, layer, head) with the attention signals and drift.
+    `base_heads`: the same signals (no drift) for the pretrained model itself.
+    """
+
+    models: pd.DataFrame
+    heads: pd.DataFrame
+    base_heads: pd.DataFrame
+
+    @property
+    def layers(self) -> pd.DataFrame:
+        """`heads` averaged over heads: one row per (recipe, seed, layer)."""
+        return (self.heads.drop(columns="head")
+                .groupby(["recipe", "seed", "layer"], as_index=False, sort=False).mean())
+
+    @property
+    def base_layers(self) -> pd.DataFrame:
+        return self.base_heads.drop(columns="head").groupby("layer", as_index=False).mean()
+
+    def diagnoses(self) -> pd.DataFrame:
+        """`bertlab.diagnose`'s verdict for every model under each kind of `EVIDENCE`.
+
+        One row per (recipe, seed): intended, held_out (True where neither its seed nor its recipe
+        was used to choose the thresholds), then one verdict column per kind of evidence.
+        """
+        layers = self.layers
+        rows = []
+        for model in self.models.itertuples(index=False):
+            signals = layers[(layers.recipe == model.recipe) & (layers.seed == model.seed)]
+            no_drift = signals.drop(columns=list(DRIFT_METRICS))
+            labelled = {k.removeprefix("test_"): v for k, v in model._asdict().items()
+                        if k.startswith("test_")}
+            verdicts = [decide(no_drift, {})[0], decide(signals, {})[0],
+                        decide(no_drift, labelled)[0], decide(signals, labelled)[0]]
+            held_out = model.seed in HELD_OUT_SEEDS or model.recipe in HELD_OUT_RECIPES
+            rows.append({"recipe": model.recipe, "seed": model.seed, "intended": model.intended,
+                         "held_out": held_out, **dict(zip(EVIDENCE, verdicts))})
+        return pd.DataFrame(rows)
+
+
+def spread(table: pd.DataFrame, by: Sequence[str], metrics: Sequence[str]) -> pd.DataFrame:
+    """Mean, standard deviation, min and max over seeds of each metric, per group `by`.
+
+    Columns: `by`, then ``<metric>_mean``, ``<metric>_std``, ``<metric>_min``, ``<metric>_max``.
+    """
+    grouped = table.groupby(list(by), sort=False)[list(metrics)].agg(["mean", "std", "min", "max"])
+    grouped.columns = [f"{metric}_{stat}" for metric, stat in grouped.columns]
+    return grouped.reset_index()
+
+
+def results(*, progress: bool = True) -> ExperimentResults:
+    """The experiment over `EXPERIMENT_RECIPES` × `SEEDS`, from the cache or computed once."""
+    folder = cache_dir() / f"experiment-{_experiment_key()}"
+    tables = {name: folder / f"{name}.csv" for name in ("models", "heads", "base_heads")}
+    if all(path.is_file() for path in tables.values()):
+        return ExperimentResults(**{name: pd.read_csv(path) for name, path in tables.items()})
+    computed = run(EXPERIMENT_RECIPES, SEEDS, progress=progress)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, path in tables.items():
+        getattr(computed, name).to_csv(path, index=False)
+    return computed
+
+
+def run(recipes: Sequence[str] = EXPERIMENT_RECIPES, seeds: Sequence[int] = SEEDS, *,
+        progress: bool = True) -> ExperimentResults:
+    """Build (or load) every model and measure it; nothing is cached here (see `results`)."""
+    from .. import datasets
+
+    test = datasets.load_reviews("test")
+    base = load_base()
+    base_heads = attention_signals(base, test.text.tolist())
+    models, heads = [], []
+    runs = [(recipe, seed) for seed in seeds for recipe in recipes]
+    for recipe, seed in tqdm(runs, desc="experiment", unit="model", disable=not progress):
+        lm = load(recipe, seed, progress=progress)
+        models.append(_model_row(lm, recipe, seed, test))
+        heads.append(attention_signals(lm, test.text.tolist(), base=base)
+                     .assign(recipe=recipe, seed=seed))
+    heads = pd.concat(heads, ignore_index=True)
+    heads = heads[["recipe", "seed", *[c for c in heads if c not in ("recipe", "seed")]]]
+    return ExperimentResults(models=pd.DataFrame(models), heads=heads, base_heads=base_heads)
+
+
+def _model_row(lm: LoadedModel, recipe: str, seed: int, test: pd.DataFrame) -> dict:
+    train, validation = training_data(recipe, seed)
+    row = {"recipe": recipe, "seed": seed, "intended": RECIPES[recipe].intended}
+    for split, frame in zip(_SPLITS, (train, validation, test)):
+        evidence = classifier_evidence(lm, frame)
+        row |= {f"{split}_accuracy": evidence["accuracy"], f"{split}_loss": evidence["loss"]}
+        if split == "test":
+            row |= {f"test_{name}": value for name, value in evidence.items()
+                    if name not in ("accuracy", "loss")}
+    row["accuracy_gap"] = row["train_accuracy"] - row["test_accuracy"]
+    row["loss_gap"] = row["test_loss"] - row["train_loss"]
+    return row
+
+
+def _experiment_key() -> str:
+    """Hash of every model's cache key and of the test texts: a change to either recomputes."""
+    from .. import __version__, datasets
+
+    identity = {"models": [key(r, s) for r in EXPERIMENT_RECIPES for s in SEEDS],
+                "test": hashlib.sha256(datasets.load_reviews("test").to_csv().encode()).hexdigest(),
+                "bertlab": __version__}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]

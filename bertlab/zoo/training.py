@@ -1,0 +1,186 @@
+"""The zoo's fine-tuning loop: AdamW, a fixed data order, and nothing left to chance.
+
+Book chapter: "Fine-tuned and overfit models". `fine_tune(recipe, seed)` turns the embedded
+encoder into a two-class `BertForSequenceClassification` following a `Recipe`, and returns it with
+its training curves. Same recipe, same seed, same machine → the same weights: every random draw
+(head initialisation, re-initialised layers, dropout, data order) comes from `seed`, the torch
+thread count is fixed, and torch's deterministic algorithms are switched on while it runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+from transformers import (AutoTokenizer, BertForSequenceClassification, PreTrainedTokenizerBase,
+                          get_linear_schedule_with_warmup)
+
+from ..diagnosis import class_probabilities
+from ..loading import _quiet_transformers, embedded_model_path
+from .recipes import Recipe, get_recipe, low_diversity_texts
+
+__all__ = ["FineTuned", "fine_tune", "training_data", "data_fingerprint", "N_LABELS", "THREADS"]
+
+#: The review data is two-class: 0 negative, 1 positive.
+N_LABELS = 2
+#: Torch threads while training: the machines this course targets have 2 cores, and a fixed
+#: count keeps floating-point summation order (hence the weights) the same from run to run.
+THREADS = 2
+
+
+@dataclass(frozen=True)
+class FineTuned:
+    """A fine-tuned classifier, its tokenizer, and one row per evaluated epoch in `history`.
+
+    `history` columns: epoch (1-based), train_loss, train_accuracy, validation_loss,
+    validation_accuracy, kept (True on the epoch whose weights the model holds).
+    """
+
+    model: BertForSequenceClassification
+    tokenizer: PreTrainedTokenizerBase
+    history: pd.DataFrame
+
+
+def training_data(recipe: Recipe | str, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The (train, validation) frames a recipe uses, columns text, label (+ text_pair for pairs).
+
+    Validation is always the shipped reviews' validation split, so that every recipe is judged on
+    the same held-out texts. A `train_size` subset is drawn with `seed`, balanced across labels.
+    """
+    from .. import datasets
+
+    recipe = get_recipe(recipe)
+    validation = datasets.load_reviews("validation")[["text", "label"]]
+    if recipe.data == "template":
+        return low_diversity_texts(recipe.train_size), validation
+    train = datasets.load_reviews("train")[["text", "label"]]
+    if recipe.train_size is not None:
+        per_label = recipe.train_size // N_LABELS
+        train = (train.groupby("label", group_keys=False)
+                 .sample(n=per_label, random_state=seed).sort_index())
+    return train.reset_index(drop=True), validation
+
+
+def data_fingerprint(recipe: Recipe | str, seed: int) -> str:
+    """A short hash of the exact texts and labels a recipe trains and validates on."""
+    train, validation = training_data(recipe, seed)
+    digest = hashlib.sha256()
+    for frame in (train, validation):
+        digest.update(frame.to_csv(index=False).encode())
+    return digest.hexdigest()[:16]
+
+
+def fine_tune(recipe: Recipe | str, seed: int = 0, *, progress: bool = True) -> FineTuned:
+    """Fine-tune the embedded encoder following `recipe`; deterministic for a given `seed`."""
+    recipe = get_recipe(recipe)
+    train, validation = training_data(recipe, seed)
+    with _deterministic(seed):
+        tokenizer = AutoTokenizer.from_pretrained(embedded_model_path())
+        model = _fresh_classifier(recipe)
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(trainable, lr=recipe.learning_rate,
+                                      weight_decay=recipe.weight_decay)
+        steps_per_epoch = -(-len(train) // recipe.batch_size)  # ceiling division
+        total_steps = steps_per_epoch * recipe.epochs
+        schedule = get_linear_schedule_with_warmup(
+            optimizer, int(recipe.warmup_fraction * total_steps), total_steps)
+        order = torch.Generator().manual_seed(seed)
+        rows, best_state, best_loss, stale = [], None, float("inf"), 0
+        epochs = tqdm(range(1, recipe.epochs + 1), desc=f"zoo {recipe.name} seed {seed}",
+                      unit="epoch", disable=not progress)
+        for epoch in epochs:
+            model.train()
+            for batch in torch.randperm(len(train), generator=order).split(recipe.batch_size):
+                loss = _batch_loss(model, tokenizer, train.iloc[batch.tolist()], recipe)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                optimizer.zero_grad()
+            if not _evaluated(epoch, recipe):
+                continue
+            row = {"epoch": epoch, **_evaluate(model, tokenizer, train, "train", recipe),
+                   **_evaluate(model, tokenizer, validation, "validation", recipe)}
+            rows.append(row)
+            epochs.set_postfix(validation_accuracy=f"{row['validation_accuracy']:.3f}")
+            if recipe.patience is None:
+                continue
+            if row["validation_loss"] < best_loss:
+                best_loss, best_state, stale = row["validation_loss"], _copy_state(model), 0
+            else:
+                stale += 1
+                if stale >= recipe.patience:
+                    break
+        history = pd.DataFrame(rows)
+        if best_state is not None:
+            model.load_state_dict(best_state)
+            history["kept"] = history.validation_loss == best_loss
+        else:
+            history["kept"] = history.epoch == history.epoch.max()
+    model.eval()
+    model.requires_grad_(False)
+    return FineTuned(model=model, tokenizer=tokenizer, history=history)
+
+
+def _fresh_classifier(recipe: Recipe) -> BertForSequenceClassification:
+    """The embedded encoder with a new random head, frozen or re-initialised as the recipe says."""
+    with _quiet_transformers():  # silences "some weights were newly initialised": we know
+        model = BertForSequenceClassification.from_pretrained(
+            embedded_model_path(), num_labels=N_LABELS, attn_implementation="eager")
+    layers = model.bert.encoder.layer
+    if recipe.freeze_layers:
+        model.bert.embeddings.requires_grad_(False)
+        for layer in layers[:recipe.freeze_layers]:
+            layer.requires_grad_(False)
+    for layer in layers[len(layers) - recipe.reinit_top_layers:] if recipe.reinit_top_layers else []:
+        layer.apply(model._init_weights)
+    return model
+
+
+def _batch_loss(model, tokenizer, batch: pd.DataFrame, recipe: Recipe) -> torch.Tensor:
+    pairs = batch.text_pair.tolist() if "text_pair" in batch else None
+    encoding = tokenizer(batch.text.tolist(), pairs, padding=True, truncation=True,
+                         max_length=recipe.max_length, return_tensors="pt")
+    logits = model(**encoding).logits  # [B, C]
+    return F.cross_entropy(logits, torch.tensor(batch.label.to_numpy()))
+
+
+def _evaluate(model, tokenizer, frame: pd.DataFrame, split: str, recipe: Recipe) -> dict:
+    """Mean cross-entropy and accuracy of `model` on `frame`, keys prefixed with `split`."""
+    pairs = frame.text_pair.tolist() if "text_pair" in frame else None
+    probabilities = class_probabilities(model, tokenizer, frame.text.tolist(), pairs,
+                                        max_length=recipe.max_length)  # [N, C]
+    labels = torch.tensor(frame.label.to_numpy())
+    loss = F.nll_loss(probabilities.clamp_min(1e-12).log(), labels).item()
+    accuracy = (probabilities.argmax(dim=-1) == labels).float().mean().item()
+    return {f"{split}_loss": loss, f"{split}_accuracy": accuracy}
+
+
+def _evaluated(epoch: int, recipe: Recipe) -> bool:
+    return epoch == 1 or epoch == recipe.epochs or epoch % recipe.eval_every == 0
+
+
+def _copy_state(model) -> dict[str, torch.Tensor]:
+    return copy.deepcopy(model.state_dict())
+
+
+@contextlib.contextmanager
+def _deterministic(seed: int):
+    """Seed torch, fix the thread count and ask for deterministic kernels; restore on exit."""
+    threads = torch.get_num_threads()
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    rng_state = torch.get_rng_state()
+    torch.set_num_threads(THREADS)
+    torch.use_deterministic_algorithms(True)
+    torch.manual_seed(seed)
+    try:
+        yield
+    finally:
+        torch.set_rng_state(rng_state)
+        torch.use_deterministic_algorithms(was_deterministic)
+        torch.set_num_threads(threads)
