@@ -32,7 +32,8 @@ from .errors import InputError
 from .extraction import Attention, PositionMasks, extract, iter_batches  # noqa: F401
 from .loading import LoadedModel, load  # noqa: F401  (load is used by the doctest above)
 
-__all__ = ["METRICS", "QUERY_SETS", "score", "corpus_scores", "layer_means"]
+__all__ = ["METRICS", "QUERY_SETS", "score", "corpus_scores", "layer_means", "text_scores",
+           "scores_table"]
 
 METRICS = ("cls_share", "sep_share", "special_share", "punct_share", "self_share", "prev_share",
            "next_share", "entropy", "cross_segment_share")
@@ -46,8 +47,8 @@ def score(att: Attention, *, queries: str = "all") -> pd.DataFrame:
     if not isinstance(att, Attention):
         raise InputError(f"score takes the Attention of one text (from bertlab.extract), got "
                          f"{type(att).__name__}. For many texts use bertlab.corpus_scores.")
-    per_text = _text_means(att.weights[None].unbind(1), att.masks(), queries)  # [1, L, H, M]
-    return _table(per_text[0].double())
+    per_text = text_scores(att.weights[None].unbind(1), att.masks(), queries)  # [1, L, H, M]
+    return scores_table(per_text[0].double())
 
 
 def corpus_scores(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | None = None,
@@ -61,9 +62,9 @@ def corpus_scores(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | 
     n_texts = 0
     for attentions, masks, _ in iter_batches(lm, texts, pairs, batch_size=batch_size,
                                              truncation=truncation, progress=progress):
-        total += _text_means(attentions, masks, queries).double().sum(dim=0)  # [L, H, M]
+        total += text_scores(attentions, masks, queries).double().sum(dim=0)  # [L, H, M]
         n_texts += masks.valid.shape[0]
-    return _table(total / n_texts)
+    return scores_table(total / n_texts)
 
 
 def layer_means(table: pd.DataFrame) -> pd.DataFrame:
@@ -74,9 +75,13 @@ def layer_means(table: pd.DataFrame) -> pd.DataFrame:
     return table.drop(columns="head").groupby("layer", as_index=False).mean()
 
 
-def _text_means(attentions: Sequence[torch.Tensor], masks: PositionMasks, queries: str
+def text_scores(attentions: Sequence[torch.Tensor], masks: PositionMasks, queries: str
                 ) -> torch.Tensor:
-    """Per-text mean over the chosen query rows: ``[B, L, H, M]`` from L tensors ``[B, H, Q, K]``."""
+    """Per-text mean over the chosen query rows: ``[B, L, H, M]`` from L tensors ``[B, H, Q, K]``.
+
+    The building block of `score` and `corpus_scores`, public so that other row distributions
+    shaped like attention (e.g. norm-based contributions, `bertlab.flow`) are scored the same way.
+    """
     if queries not in QUERY_SETS:
         raise InputError(f"queries must be one of {QUERY_SETS}, got {queries!r}.")
     query_mask = masks.valid if queries == "all" else masks.cls  # [B, Q]
@@ -103,7 +108,7 @@ def _row_metrics(a: torch.Tensor, masks: PositionMasks) -> torch.Tensor:
     return torch.cat([shares, singles], dim=-1)                                       # [B, H, Q, M]
 
 
-def _table(values: torch.Tensor) -> pd.DataFrame:
+def scores_table(values: torch.Tensor) -> pd.DataFrame:
     """Tidy table from ``[L, H, M]``: columns layer, head, then `METRICS`."""
     n_layers, n_heads, _ = values.shape
     index = pd.MultiIndex.from_product([range(n_layers), range(n_heads)], names=["layer", "head"])

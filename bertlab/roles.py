@@ -60,7 +60,7 @@ import torch
 from .errors import InputError
 from .extraction import Attention, PositionMasks, extract, iter_batches  # noqa: F401
 from .loading import LoadedModel, load  # noqa: F401  (load is used by the doctest above)
-from .metrics import METRICS, _text_means
+from .metrics import METRICS, text_scores
 
 __all__ = ["LAYER_ROLES", "HEAD_PATTERNS", "PROFILE_COLUMNS", "STRONG_SHARE", "LEAD_MARGIN",
            "BROAD_ENTROPY", "MAJORITY", "BLOCK_WITHIN", "measure", "text_measures", "head_measures",
@@ -247,8 +247,8 @@ def _head_pattern(row: pd.Series) -> str:
 
 def _batch_measures(attentions: Sequence[torch.Tensor], masks: PositionMasks) -> torch.Tensor:
     """``[B, L, H, M + C]``: per text, the METRICS then the MEASURES, from L tensors ``[B, H, Q, K]``."""
-    metrics = _text_means(attentions, masks, "all")                  # [B, L, H, M]
-    from_cls = _text_means(attentions, masks, "cls")                  # [B, L, H, M]
+    metrics = text_scores(attentions, masks, "all")                  # [B, L, H, M]
+    from_cls = text_scores(attentions, masks, "cls")                  # [B, L, H, M]
     column = METRICS.index
     log_length = masks.valid.sum(dim=1).double().log()[:, None, None]  # [B, 1, 1], ln n
     local = metrics[..., column("self_share")] + metrics[..., column("prev_share")] \

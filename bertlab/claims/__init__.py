@@ -44,6 +44,9 @@ class Condition:
     threshold: float
 
     def __post_init__(self):
+        # Plain floats, so numpy / torch scalars record as JSON and compare the same everywhere.
+        object.__setattr__(self, "value", float(self.value))
+        object.__setattr__(self, "threshold", float(self.threshold))
         if self.op not in _OPERATORS:
             raise InputError(f"Condition op must be one of {sorted(_OPERATORS)}, got {self.op!r}.")
         if self.value != self.value:  # NaN

@@ -34,7 +34,7 @@ import torch
 
 from ..extraction import Attention, PositionMasks, extract, iter_batches
 from ..loading import LoadedModel, load  # noqa: F401  (load is used by the doctest above)
-from ..metrics import METRICS, _table, _text_means, score
+from ..metrics import METRICS, score, scores_table, text_scores
 from .internals import AttentionParts, attention_parts, capture_attention_inputs
 
 __all__ = ["value_vectors", "contributions", "norm_attention", "norm_scores",
@@ -132,7 +132,7 @@ def corpus_norm_scores(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[st
     n_texts = 0
     for distributions, masks in iter_norm_batches(lm, texts, pairs, batch_size=batch_size,
                                                   progress=progress):
-        total += _text_means(distributions, masks, queries).double().sum(dim=0)     # [L, H, M]
+        total += text_scores(distributions, masks, queries).double().sum(dim=0)     # [L, H, M]
         n_texts += masks.valid.shape[0]
-    return _table(total / n_texts)
+    return scores_table(total / n_texts)
 
