@@ -40,7 +40,7 @@ import torch.nn.functional as F
 
 from ..errors import InputError
 from ..loading import LoadedModel, load  # noqa: F401  (load is used by the doctest above)
-from .batches import iter_encoded
+from .batches import checked_labels, iter_encoded
 from .internals import attention_parts
 
 __all__ = ["KEY_SETS", "Head", "heads_ablated", "AblationEffect", "ablate_heads", "top_heads",
@@ -181,7 +181,7 @@ def ablate_heads(lm: LoadedModel, texts: Sequence[str], heads: Iterable[Head],
     if keys is not None and keys not in KEY_SETS:
         raise InputError(f"keys must be None (switch the heads off) or one of {KEY_SETS}, "
                          f"got {keys!r}. An empty key set would ablate nothing.")
-    labels = _checked_labels(lm, texts, labels)
+    labels = checked_labels(lm, texts, labels)
     sums = dict.fromkeys(("cosine", "relative", "kl", "flips", "correct_before",
                           "correct_after"), 0.0)
     n_texts = 0
@@ -238,24 +238,6 @@ def _run(lm: LoadedModel, inputs: dict[str, torch.Tensor], masks) -> _Outputs:
         return _Outputs(cls, None, None)
     log_probs = F.log_softmax(logits.double().cpu(), dim=-1)          # [B, C]
     return _Outputs(cls, log_probs, log_probs.argmax(dim=-1))
-
-
-def _checked_labels(lm: LoadedModel, texts: Sequence[str], labels) -> torch.Tensor | None:
-    """Labels as a ``[N]`` long tensor, checked against the texts and the classifier's classes."""
-    if labels is None:
-        return None
-    if not lm.has_classifier:
-        raise InputError(f"labels were given, but {lm.name} has no classification head to "
-                         "predict them. Use a classifier, e.g. bertlab.zoo.load('healthy').")
-    labels = torch.as_tensor(list(labels))
-    n_classes = lm.model.config.num_labels
-    if labels.dim() != 1 or len(labels) != len(texts):
-        raise InputError(f"Give one label per text: got {len(labels)} labels for "
-                         f"{len(texts)} texts.")
-    if labels.dtype.is_floating_point or labels.min() < 0 or labels.max() >= n_classes:
-        raise InputError(f"Labels must be class ids 0..{n_classes - 1} of {lm.name}, "
-                         f"got values {sorted(set(labels.tolist()))[:5]}.")
-    return labels.long()
 
 
 def top_heads(table: pd.DataFrame, metric: str, n: int) -> list[Head]:

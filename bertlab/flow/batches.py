@@ -1,4 +1,5 @@
-"""Tokenized, padded batches with their position masks, for forward passes bertlab runs itself.
+"""Tokenized, padded batches with their position masks (and checked labels), for forward passes
+bertlab runs itself.
 
 Book chapter: "Does information really flow into [CLS] and [SEP]?".
 
@@ -21,7 +22,7 @@ from ..errors import InputError
 from ..extraction import PositionMasks, _check_corpus, _encode, _position_masks
 from ..loading import LoadedModel
 
-__all__ = ["iter_encoded"]
+__all__ = ["iter_encoded", "checked_labels"]
 
 
 def iter_encoded(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
@@ -39,3 +40,21 @@ def iter_encoded(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | N
         inputs = {k: v.to(lm.device) for k, v in encoding.items()
                   if k in lm.tokenizer.model_input_names}
         yield start, inputs, _position_masks(lm, encoding, batch_pairs is not None)
+
+
+def checked_labels(lm: LoadedModel, texts: Sequence[str], labels) -> torch.Tensor | None:
+    """Labels as a ``[N]`` long tensor, checked against the texts and the classifier's classes."""
+    if labels is None:
+        return None
+    if not lm.has_classifier:
+        raise InputError(f"labels were given, but {lm.name} has no classification head to "
+                         "predict them. Use a classifier, e.g. bertlab.zoo.load('healthy').")
+    labels = torch.as_tensor(list(labels))
+    n_classes = lm.model.config.num_labels
+    if labels.dim() != 1 or len(labels) != len(texts) or not len(labels):
+        raise InputError(f"Give one label per text: got {len(labels)} labels for "
+                         f"{len(texts)} texts.")
+    if labels.dtype.is_floating_point or labels.min() < 0 or labels.max() >= n_classes:
+        raise InputError(f"Labels must be class ids 0..{n_classes - 1} of {lm.name}, "
+                         f"got values {sorted(set(labels.tolist()))[:5]}.")
+    return labels.long()

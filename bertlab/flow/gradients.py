@@ -27,8 +27,7 @@ from transformers import AutoModelForSequenceClassification
 
 from ..errors import UnsupportedModelError
 from ..loading import LoadedModel, wrap
-from .ablation import _checked_labels
-from .batches import iter_encoded
+from .batches import checked_labels, iter_encoded
 
 __all__ = ["GRADIENT_KEY_SETS", "attention_gradients", "untrained_classifier"]
 
@@ -49,7 +48,7 @@ def attention_gradients(lm: LoadedModel, texts: Sequence[str], labels: Sequence[
             f"{lm.name} has no classification head, so there is no loss to take gradients of "
             "(the embedded model has no masked-LM head either). Use a classifier, e.g. "
             "bertlab.zoo.load('healthy', seed=0).")
-    labels = _checked_labels(lm, texts, labels)
+    labels = checked_labels(lm, texts, labels)
     total = torch.zeros(lm.n_layers, lm.n_heads, len(GRADIENT_KEY_SETS), dtype=torch.float64)
     for start, inputs, masks in iter_encoded(lm, texts, pairs, batch_size=batch_size,
                                              progress=progress, desc="gradients"):
