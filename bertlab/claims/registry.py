@@ -1,0 +1,39 @@
+"""Every claim check of the book, from every module in `bertlab.claims`, in claim order.
+
+Book chapter: "Claims scorecard". Each topic module exposes ``checks(lm) -> list[ClaimCheck]``,
+computed on the base model `lm` (a module that needs fine-tuned models loads them from the model
+zoo itself). `run_all` calls them all; the scorecard shows and records the result.
+
+>>> MODULES
+('attention', 'bertviz', 'finetuning', 'flow')
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from tqdm.auto import tqdm
+
+from ..loading import LoadedModel
+from . import ClaimCheck
+
+__all__ = ["MODULES", "CLAIMS", "run_all", "claim_order"]
+
+#: The topic modules of `bertlab.claims`, each with a ``checks(lm)`` function.
+MODULES = ("attention", "bertviz", "finetuning", "flow")
+#: The seed's claims, numbered as in the book (C1–C11); every one must be decided somewhere.
+CLAIMS = tuple(f"C{number}" for number in range(1, 12))
+
+
+def claim_order(check: ClaimCheck) -> tuple[int, str]:
+    """Sort key: claim number (C2 before C10), then aspect."""
+    return int(check.claim.removeprefix("C")), check.aspect
+
+
+def run_all(lm: LoadedModel, *, progress: bool = True) -> list[ClaimCheck]:
+    """Every check of every module in `MODULES` on `lm`, sorted by `claim_order`."""
+    found = []
+    for name in tqdm(MODULES, desc="claim modules", disable=not progress):
+        module = importlib.import_module(f"{__package__}.{name}")
+        found.extend(module.checks(lm))
+    return sorted(found, key=claim_order)
