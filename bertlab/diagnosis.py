@@ -11,7 +11,8 @@ threshold below was read off the zoo (`bertlab.zoo.experiment`).
 * **held-out behaviour** on `labelled` (when given): accuracy against chance, and the confidence
   gap (mean top-class probability minus accuracy). A model fitted far past its training data is
   near-certain on everything, right or wrong, so on held-out data its confidence exceeds its
-  accuracy by about its generalisation gap (train accuracy minus held-out accuracy).
+  accuracy by about its generalisation gap (train accuracy minus held-out accuracy);
+* the **generalisation gap** itself, when the training data is given too (`trained_on`).
 
 The experiment found that attention alone does **not** separate healthy from overfit models, so
 without labelled data the verdict is "inconclusive" unless attention is near-uniform everywhere
@@ -55,6 +56,9 @@ COLLAPSED_PREDICTIONS = 0.95
 #: Confidence gap (mean top-class probability − accuracy, held-out) from which a model counts as
 #: overfit. Rule-derivation seeds: healthy PLACEHOLDER, overfit PLACEHOLDER.
 OVERFIT_CONFIDENCE_GAP = 0.10
+#: Train accuracy − held-out accuracy from which a model counts as overfit (needs `trained_on`).
+#: Rule-derivation seeds: healthy PLACEHOLDER, overfit PLACEHOLDER, low-diversity PLACEHOLDER.
+OVERFIT_ACCURACY_GAP = 0.20
 
 _SIGNAL_SHARES = ("cls_share", "sep_share", "special_share", "entropy")
 
@@ -123,14 +127,15 @@ class Diagnosis:
 
 
 def diagnose(lm: LoadedModel, base: LoadedModel | None = None, texts: Sequence[str] | None = None,
-             labelled: pd.DataFrame | None = None, *, batch_size: int = 32,
-             progress: bool = False) -> Diagnosis:
+             labelled: pd.DataFrame | None = None, *, trained_on: pd.DataFrame | None = None,
+             batch_size: int = 32, progress: bool = False) -> Diagnosis:
     """Is this fine-tuned model healthy, overfit or degenerate? Evidence and verdict.
 
     `labelled`: held-out data the model was not trained on, a DataFrame with columns ``text``,
     ``label`` (integers ``0 .. n_classes-1``) and, for sentence-pair tasks, ``text_pair``.
     `texts`: texts to read attention on (default: the labelled texts, or else the shipped test
-    split of the reviews). `base`: the model it was fine-tuned from, for drift.
+    split of the reviews). `base`: the model it was fine-tuned from, for drift. `trained_on`:
+    (a sample of) its training data, same columns as `labelled`, for the generalisation gap.
 
     >>> from bertlab import zoo, datasets
     >>> held_out = datasets.load_reviews("test")
@@ -140,6 +145,9 @@ def diagnose(lm: LoadedModel, base: LoadedModel | None = None, texts: Sequence[s
     if not isinstance(lm, LoadedModel):
         raise InputError(f"diagnose takes a LoadedModel (bertlab.load, bertlab.wrap or "
                          f"bertlab.zoo.load), got {type(lm).__name__}.")
+    if trained_on is not None and labelled is None:
+        raise InputError("trained_on gives the train side of the generalisation gap; pass the "
+                         "held-out side too, as labelled=.")
     if labelled is not None:
         labelled = _checked_labelled(lm, labelled)
     texts, pairs = _default_texts(texts, labelled)
@@ -147,6 +155,10 @@ def diagnose(lm: LoadedModel, base: LoadedModel | None = None, texts: Sequence[s
                                 progress=progress)
     layers = signals.drop(columns="head").groupby("layer", as_index=False).mean()  # one row a layer
     evidence = {} if labelled is None else classifier_evidence(lm, labelled)
+    if trained_on is not None:
+        train_accuracy = classifier_evidence(lm, trained_on)["accuracy"]
+        evidence |= {"train_accuracy": train_accuracy,
+                     "generalisation_gap": train_accuracy - evidence["accuracy"]}
     verdict, reasons = decide(layers, evidence)
     missing = []
     if base is None:
@@ -155,6 +167,9 @@ def diagnose(lm: LoadedModel, base: LoadedModel | None = None, texts: Sequence[s
         missing.append("no labelled held-out data: accuracy and confidence gap not measured, so "
                        "healthy and overfit cannot be told apart (pass labelled=a DataFrame "
                        "with text and label columns)")
+    elif trained_on is None:
+        missing.append("no training data: the train − held-out accuracy gap not measured (pass "
+                       "trained_on=a sample of the training data)")
     return Diagnosis(verdict=verdict, reasons=tuple(reasons), signals=layers, evidence=evidence,
                      missing=tuple(missing), model_name=lm.name)
 
@@ -191,9 +206,15 @@ def decide(layers: pd.DataFrame, evidence: dict) -> tuple[str, list[str]]:
         return "degenerate", reasons
     reasons.append(f"Confidence gap {gap:+.3f}: mean top-class probability {evidence['confidence']:.3f} "
                    f"vs accuracy {accuracy:.3f} (overfit from {OVERFIT_CONFIDENCE_GAP}).")
-    if gap >= OVERFIT_CONFIDENCE_GAP:
-        reasons.append("It is far more certain than it is right on texts it was not trained on: "
-                       "it fitted its training data and does not generalise.")
+    train_gap = evidence.get("generalisation_gap")
+    if train_gap is not None:
+        reasons.append(f"Generalisation gap {train_gap:+.3f}: train accuracy "
+                       f"{evidence['train_accuracy']:.3f} vs held-out {accuracy:.3f} (overfit from "
+                       f"{OVERFIT_ACCURACY_GAP}).")
+    if gap >= OVERFIT_CONFIDENCE_GAP or (train_gap or 0.0) >= OVERFIT_ACCURACY_GAP:
+        reasons.append("It does much better on what it was trained on than on new texts, or is "
+                       "far more certain than right on them: it fitted its training data and does "
+                       "not generalise.")
         return "overfit", reasons
     if accuracy < chance + ABOVE_CHANCE_MARGIN:
         reasons.append(f"Accuracy is less than {ABOVE_CHANCE_MARGIN} above chance, yet the model "

@@ -115,7 +115,7 @@ def test_diagnosis_object_reports_evidence_reasons_missing_and_draws(lm):
     assert alone.verdict == "inconclusive" and len(alone.missing) == 2
     assert {"js_divergence", "map_cosine"}.isdisjoint(alone.signals.columns)
     full = bertlab.diagnose(tuned, base=lm, labelled=held_out)
-    assert full.missing == ()
+    assert len(full.missing) == 1 and "training data" in full.missing[0]
     assert list(full.signals.layer) == list(range(lm.n_layers))
     assert {"cls_share", "sep_share", "special_share", "normalised_entropy", "js_divergence",
             "map_cosine"} <= set(full.signals.columns)
@@ -126,6 +126,23 @@ def test_diagnosis_object_reports_evidence_reasons_missing_and_draws(lm):
     assert "<ul>" in full._repr_html_()
     axes = full.plot()
     assert len(axes) == 3 and axes[0].get_xlabel() == "layer (1 = lowest)"
+
+
+@pytest.mark.slow
+def test_training_data_gives_the_generalisation_gap():
+    from bertlab.zoo.training import training_data
+
+    tuned = zoo.load("overfit", progress=False)
+    trained_on, _ = training_data("overfit", 0)
+    held_out = load_reviews("test").head(60)
+    diagnosis = bertlab.diagnose(tuned, labelled=held_out, trained_on=trained_on, texts=TEXTS)
+    evidence = diagnosis.evidence
+    assert evidence["train_accuracy"] == 1.0  # it fitted its 24 texts
+    assert evidence["generalisation_gap"] == pytest.approx(1.0 - evidence["accuracy"])
+    assert any("Generalisation gap" in reason for reason in diagnosis.reasons)
+    assert not any("training data" in item for item in diagnosis.missing)
+    with pytest.raises(bertlab.InputError, match="labelled="):
+        bertlab.diagnose(tuned, trained_on=trained_on)
 
 
 def test_labelled_data_needs_a_classification_head(lm):

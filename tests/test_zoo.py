@@ -25,11 +25,30 @@ def test_zoo_has_the_six_recipes_of_the_issue_and_they_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         zoo.RECIPES["healthy"].learning_rate = 1.0
     overfit = zoo.RECIPES["overfit"]
-    assert zoo.RECIPES["overfit-frozen"] == dataclasses.replace(
-        overfit, name="overfit-frozen", description=zoo.RECIPES["overfit-frozen"].description,
-        freeze_layers=zoo.RECIPES["overfit-frozen"].freeze_layers)
-    assert zoo.RECIPES["overfit-frozen"].freeze_layers > 0
-    assert zoo.RECIPES["overfit-reinit"].reinit_top_layers > 0
+    for remedy, changed in (("overfit-frozen", "freeze_layers"),
+                            ("overfit-reinit", "reinit_top_layers")):
+        recipe = zoo.RECIPES[remedy]
+        assert getattr(recipe, changed) > 0
+        # the remedy is the overfit recipe with that one change
+        assert dataclasses.replace(recipe, name=overfit.name, description=overfit.description,
+                                   **{changed: 0}) == overfit
+
+
+def test_remedies_freeze_the_bottom_and_reinitialise_the_top(lm):
+    from bertlab.zoo.training import _fresh_classifier
+
+    pretrained = lm.model.encoder.layer
+    frozen = _fresh_classifier(zoo.RECIPES["overfit-frozen"])
+    n_frozen = zoo.RECIPES["overfit-frozen"].freeze_layers
+    assert not any(p.requires_grad for p in frozen.bert.embeddings.parameters())
+    assert [any(p.requires_grad for p in layer.parameters()) for layer in frozen.bert.encoder.layer] \
+        == [False] * n_frozen + [True] * (len(pretrained) - n_frozen)
+    reinit = _fresh_classifier(zoo.RECIPES["overfit-reinit"]).bert.encoder.layer
+    query = [torch.equal(new.attention.self.query.weight, old.attention.self.query.weight)
+             for new, old in zip(reinit, pretrained)]
+    assert query == [True] * (len(pretrained) - 1) + [False]
+    std = reinit[-1].attention.self.query.weight.std().item()
+    assert std == pytest.approx(lm.model.config.initializer_range, rel=0.05)
 
 
 def test_low_diversity_texts_come_from_one_template_with_few_words():

@@ -78,6 +78,7 @@ def build(recipe: Recipe | str, seed: int = 0, *, progress: bool = True) -> Path
     trained = fine_tune(recipe, seed, progress=progress)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; a shared cache should be readable by all
     with _quiet_transformers():
         trained.model.save_pretrained(staging)
         trained.tokenizer.save_pretrained(staging)

@@ -45,8 +45,9 @@ HELD_OUT_SEEDS = (2,)
 HELD_OUT_RECIPES = ("overfit-reinit", *PROBE_RECIPES)
 EXPERIMENT_RECIPES = (*ZOO_RECIPES, *PROBE_RECIPES)
 
-#: What `diagnose` is given, from least to most: the four columns of `ExperimentResults.diagnoses`.
-EVIDENCE = ("attention", "attention + base", "attention + labelled", "attention + base + labelled")
+#: What `diagnose` is given, from least to most: the five columns of `ExperimentResults.diagnoses`.
+EVIDENCE = ("attention", "attention + base", "attention + labelled", "attention + base + labelled",
+            "all + training data")
 
 _SPLITS = ("train", "validation", "test")
 
@@ -89,8 +90,11 @@ class ExperimentResults:
             no_drift = signals.drop(columns=list(DRIFT_METRICS))
             labelled = {k.removeprefix("test_"): v for k, v in model._asdict().items()
                         if k.startswith("test_")}
+            with_training = {**labelled, "train_accuracy": model.train_accuracy,
+                             "generalisation_gap": model.accuracy_gap}
             verdicts = [decide(no_drift, {})[0], decide(signals, {})[0],
-                        decide(no_drift, labelled)[0], decide(signals, labelled)[0]]
+                        decide(no_drift, labelled)[0], decide(signals, labelled)[0],
+                        decide(signals, with_training)[0]]
             held_out = model.seed in HELD_OUT_SEEDS or model.recipe in HELD_OUT_RECIPES
             rows.append({"recipe": model.recipe, "seed": model.seed, "intended": model.intended,
                          "held_out": held_out, **dict(zip(EVIDENCE, verdicts))})

@@ -138,8 +138,20 @@ def _fresh_classifier(recipe: Recipe) -> BertForSequenceClassification:
         for layer in layers[:recipe.freeze_layers]:
             layer.requires_grad_(False)
     for layer in layers[len(layers) - recipe.reinit_top_layers:] if recipe.reinit_top_layers else []:
-        layer.apply(model._init_weights)
+        _reinitialise(layer, std=model.config.initializer_range)
     return model
+
+
+def _reinitialise(module: torch.nn.Module, std: float) -> None:
+    """BERT's own initialisation, written out (``model._init_weights`` skips weights that
+    transformers 5 has marked as loaded): linear weights ~ N(0, std²), biases 0, LayerNorm 1 / 0."""
+    for part in module.modules():
+        if isinstance(part, torch.nn.Linear):
+            torch.nn.init.normal_(part.weight, mean=0.0, std=std)
+            torch.nn.init.zeros_(part.bias)
+        elif isinstance(part, torch.nn.LayerNorm):
+            torch.nn.init.ones_(part.weight)
+            torch.nn.init.zeros_(part.bias)
 
 
 def _batch_loss(model, tokenizer, batch: pd.DataFrame, recipe: Recipe) -> torch.Tensor:
