@@ -1,6 +1,6 @@
 """bertlab.flow's analyses against the bare eager forward pass, side by side in one process.
 
-    python bench/flow_vs_forward.py            # prints a Markdown block for bench/FLOW_RESULTS.md
+    python -m bench.flow_vs_forward            # prints a Markdown block for bench/FLOW_RESULTS.md
 
 The same 256 shipped reviews in batches of 32 on 2 threads; every side runs REPEATS times,
 alternating with the bare forward pass, and the median wall times are compared. The bare side
