@@ -57,8 +57,8 @@ WORD_MAJORITY = 0.5
 #: token comes from [CLS]/[SEP]/other special tokens (norm-based share).
 CLOGGED_MAJORITY = 0.5
 
-#: Two models' shares differ only when they are at least 5 points apart: smaller differences are
-#: within what one model shows between two halves of the test split (see the chapter).
+#: Two models' shares differ only when they are at least 5 points apart, well above how far one
+#: model's share moves between the two halves of the test split (the chapter measures that gap).
 CLOGGING_MARGIN = 0.05
 
 #: How many heads an ablation switches off, as a share of all heads (7 of BERT-small's 72,
