@@ -3,9 +3,9 @@
 Book chapter: "Fine-tuned and overfit models". A model lives in
 ``$BERTLAB_CACHE/zoo/<recipe>-seed<seed>-<key>/`` (default cache: ``~/.cache/bertlab``): a
 `save_pretrained` folder (weights, config, tokenizer) plus ``history.json`` (its training curves)
-and ``recipe.json``. The key hashes the recipe's fields, the seed, the exact training data and the
-torch / transformers / bertlab versions, so a change to any of them builds a new model instead of
-reusing a stale one. Weights are never committed to the repository.
+and ``recipe.json``. The key hashes the recipe's fields, the seed, the exact training data, the
+thread count and the torch / transformers / bertlab versions, so a change to any of them builds a
+new model instead of reusing a stale one. Weights are never committed to the repository.
 
 >>> key("overfit", 0) == key("overfit", 0) != key("overfit", 1)
 True
@@ -29,7 +29,7 @@ from ..errors import InputError
 from ..loading import LoadedModel, _quiet_transformers
 from ..loading import load as load_folder
 from .recipes import Recipe, get_recipe
-from .training import data_fingerprint, fine_tune
+from .training import THREADS, data_fingerprint, fine_tune
 
 __all__ = ["cache_dir", "key", "model_folder", "is_built", "build", "load", "history"]
 
@@ -48,7 +48,7 @@ def key(recipe: Recipe | str, seed: int) -> str:
     from .. import __version__
 
     recipe = get_recipe(recipe)
-    identity = {"recipe": dataclasses.asdict(recipe), "seed": seed,
+    identity = {"recipe": dataclasses.asdict(recipe), "seed": seed, "threads": THREADS,
                 "data": data_fingerprint(recipe, seed), "torch": torch.__version__,
                 "transformers": transformers.__version__, "bertlab": __version__}
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]

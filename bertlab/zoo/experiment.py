@@ -32,7 +32,7 @@ from ..loading import LoadedModel
 from ..loading import load as load_base
 from .cache import cache_dir, key, load
 from .recipes import PROBE_RECIPES, RECIPES, ZOO_RECIPES
-from .training import training_data
+from .training import torch_threads, training_data
 
 __all__ = ["SEEDS", "RULE_SEEDS", "HELD_OUT_SEEDS", "HELD_OUT_RECIPES", "EXPERIMENT_RECIPES",
            "EVIDENCE", "ExperimentResults", "results", "run", "spread"]
@@ -131,14 +131,15 @@ def run(recipes: Sequence[str] = EXPERIMENT_RECIPES, seeds: Sequence[int] = SEED
 
     test = datasets.load_reviews("test")
     base = load_base()
-    base_heads = attention_signals(base, test.text.tolist())
     models, heads = [], []
     runs = [(recipe, seed) for seed in seeds for recipe in recipes]
-    for recipe, seed in tqdm(runs, desc="experiment", unit="model", disable=not progress):
-        lm = load(recipe, seed, progress=progress)
-        models.append(_model_row(lm, recipe, seed, test))
-        heads.append(attention_signals(lm, test.text.tolist(), base=base)
-                     .assign(recipe=recipe, seed=seed))
+    with torch_threads():  # measured like it is trained: one thread (see training.THREADS)
+        base_heads = attention_signals(base, test.text.tolist())
+        for recipe, seed in tqdm(runs, desc="experiment", unit="model", disable=not progress):
+            lm = load(recipe, seed, progress=progress)
+            models.append(_model_row(lm, recipe, seed, test))
+            heads.append(attention_signals(lm, test.text.tolist(), base=base)
+                         .assign(recipe=recipe, seed=seed))
     heads = pd.concat(heads, ignore_index=True)
     heads = heads[["recipe", "seed", *[c for c in heads if c not in ("recipe", "seed")]]]
     return ExperimentResults(models=pd.DataFrame(models), heads=heads, base_heads=base_heads)

@@ -25,13 +25,16 @@ from ..diagnosis import class_probabilities
 from ..loading import _quiet_transformers, embedded_model_path
 from .recipes import Recipe, get_recipe, low_diversity_texts
 
-__all__ = ["FineTuned", "fine_tune", "training_data", "data_fingerprint", "N_LABELS", "THREADS"]
+__all__ = ["FineTuned", "fine_tune", "training_data", "data_fingerprint", "N_LABELS", "THREADS",
+           "torch_threads"]
 
 #: The review data is two-class: 0 negative, 1 positive.
 N_LABELS = 2
-#: Torch threads while training: the machines this course targets have 2 cores, and a fixed
-#: count keeps floating-point summation order (hence the weights) the same from run to run.
-THREADS = 2
+#: Torch threads while training. One: a fixed count keeps the floating-point summation order
+#: (hence the weights) the same from run to run, and on a busy 2-core machine a second thread
+#: made a training step 5–7 times *slower* (measured here: 4–6 s vs 20–32 s per step with other
+#: jobs running), because idle OpenMP threads spin while they wait.
+THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -182,17 +185,26 @@ def _copy_state(model) -> dict[str, torch.Tensor]:
 
 
 @contextlib.contextmanager
-def _deterministic(seed: int):
-    """Seed torch, fix the thread count and ask for deterministic kernels; restore on exit."""
-    threads = torch.get_num_threads()
-    was_deterministic = torch.are_deterministic_algorithms_enabled()
-    rng_state = torch.get_rng_state()
-    torch.set_num_threads(THREADS)
-    torch.use_deterministic_algorithms(True)
-    torch.manual_seed(seed)
+def torch_threads(count: int = THREADS):
+    """Run the block with `count` torch threads, then restore the previous count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
     try:
         yield
     finally:
+        torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def _deterministic(seed: int):
+    """Seed torch, fix the thread count and ask for deterministic kernels; restore on exit."""
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    rng_state = torch.get_rng_state()
+    torch.use_deterministic_algorithms(True)
+    torch.manual_seed(seed)
+    try:
+        with torch_threads():
+            yield
+    finally:
         torch.set_rng_state(rng_state)
         torch.use_deterministic_algorithms(was_deterministic)
-        torch.set_num_threads(threads)
