@@ -53,7 +53,7 @@ def map_cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     ``a`` and ``b`` are ``[..., Q, K]``; the result is ``[...]``.
 
     >>> a = torch.eye(2)
-    >>> map_cosine(a, a).item(), map_cosine(a, 1 - a).item()
+    >>> round(map_cosine(a, a).item(), 6), round(map_cosine(a, 1 - a).item(), 6)
     (1.0, 0.0)
     """
     return F.cosine_similarity(a.flatten(-2), b.flatten(-2), dim=-1)  # [...]

@@ -4,23 +4,21 @@ Book chapter: "Claims scorecard". Each topic module exposes ``checks(lm) -> list
 computed on the base model `lm` (a module that needs fine-tuned models loads them from the model
 zoo itself). `run_all` calls them all; the scorecard shows and records the result.
 
->>> MODULES
-('attention', 'bertviz', 'finetuning', 'flow')
+>>> [module.__name__.rsplit(".", 1)[-1] for module in MODULES]
+['attention', 'bertviz', 'finetuning', 'flow']
 """
 
 from __future__ import annotations
 
-import importlib
-
 from tqdm.auto import tqdm
 
 from ..loading import LoadedModel
-from . import ClaimCheck
+from . import ClaimCheck, attention, bertviz, finetuning, flow
 
 __all__ = ["MODULES", "CLAIMS", "run_all", "claim_order"]
 
 #: The topic modules of `bertlab.claims`, each with a ``checks(lm)`` function.
-MODULES = ("attention", "bertviz", "finetuning", "flow")
+MODULES = (attention, bertviz, finetuning, flow)
 #: The seed's claims, numbered as in the book (C1–C11); every one must be decided somewhere.
 CLAIMS = tuple(f"C{number}" for number in range(1, 12))
 
@@ -33,7 +31,6 @@ def claim_order(check: ClaimCheck) -> tuple[int, str]:
 def run_all(lm: LoadedModel, *, progress: bool = True) -> list[ClaimCheck]:
     """Every check of every module in `MODULES` on `lm`, sorted by `claim_order`."""
     found = []
-    for name in tqdm(MODULES, desc="claim modules", disable=not progress):
-        module = importlib.import_module(f"{__package__}.{name}")
+    for module in tqdm(MODULES, desc="claim modules", disable=not progress):
         found.extend(module.checks(lm))
     return sorted(found, key=claim_order)
