@@ -4,11 +4,11 @@ import pytest
 
 
 # Tests that need the trained model zoo (`python -m bertlab.zoo build --all`, 18 fine-tuned
-# models) carry the `zoo` marker. `make test` runs them only after `make zoo`; see the Makefile.
-_ZOO_MODULES = ("test_zoo.py", "test_diagnosis.py", "diagnosis.py")
+# models) carry the `zoo` marker, with the doctests of bertlab/zoo/ and of modules that load zoo models. `make test` runs them only after `make zoo`; see the Makefile.
+_ZOO_MODULES = ("test_zoo.py", "test_diagnosis.py", "diagnosis.py", "course.py")
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.path.name in _ZOO_MODULES:
+        if item.path.name in _ZOO_MODULES or item.path.parent.name == "zoo":
             item.add_marker(pytest.mark.zoo)
