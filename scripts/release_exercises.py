@@ -65,9 +65,11 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return clean
 
 
-def release(target: Path = EXERCISES) -> list[Path]:
-    """Rewrite `solutions/`, then every student notebook under `target`; return their paths."""
-    write_solutions()
+def release(target: Path = EXERCISES, *, write_sources: bool = True) -> list[Path]:
+    """Rewrite `solutions/` (unless `write_sources` is False), then every student notebook under
+    `target`; return their paths."""
+    if write_sources:
+        write_solutions()
     course = new_course()
     try:
         paths = []
