@@ -66,9 +66,13 @@ def profile_distance(experiment: ExperimentResults) -> pd.DataFrame:
 
 
 def model_summary(experiment: ExperimentResults) -> pd.DataFrame:
-    """One row per (recipe, seed): accuracies, gaps, concentrated heads and profile distance."""
+    """One row per (recipe, seed): accuracies, gaps, concentrated heads, profile distance and
+    peak_special_share (the highest per-layer special-token share)."""
+    peak = (experiment.layers.groupby(["recipe", "seed"], as_index=False, sort=False)
+            .special_share.max().rename(columns={"special_share": "peak_special_share"}))
     return (experiment.models.merge(concentrated_heads(experiment), on=["recipe", "seed"])
-            .merge(profile_distance(experiment), on=["recipe", "seed"]))
+            .merge(profile_distance(experiment), on=["recipe", "seed"])
+            .merge(peak, on=["recipe", "seed"]))
 
 
 def checks(lm: LoadedModel | None = None) -> list[ClaimCheck]:
@@ -89,6 +93,9 @@ def check_c3(summary: pd.DataFrame) -> ClaimCheck:
         Condition("healthy recipe: held-out accuracy above chance (test accuracy − majority share)",
                   _mean(summary, "healthy", "test_accuracy") - _mean(summary, "healthy",
                                                                       "test_chance"), ">=", 0.1),
+        Condition("healthy recipe: highest per-layer share of attention to special tokens (a "
+                  "working classifier still concentrates)",
+                  _mean(summary, "healthy", "peak_special_share"), ">", MAJORITY),
         Condition("healthy recipe: largest per-layer gap in special-token share from the "
                   "pretrained model", _mean(summary, "healthy", "profile_distance"), "<=",
                   PROFILE_MARGIN),
