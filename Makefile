@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: venv system zoo book test test-zoo test-book test-course bench exercises
+.PHONY: venv system zoo book test test-quick bench exercises
 
 $(VENV)/.installed: pyproject.toml requirements/ci.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,31 +30,26 @@ system:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	cd tests/browser && npm ci --no-audit --no-fund --silent
 
+# The model zoo (every recipe, every experiment seed, both cores) and the experiment's tables,
+# built once into $(BERTLAB_CACHE) and read by the book, the tests and the course.
 zoo: venv
-	$(BIN)/python -m bertlab.zoo build --all
+	$(BIN)/python -m bertlab.zoo build --all --jobs 2
+	$(BIN)/python -m bertlab.zoo experiment
 
 # The log lets the tests check this very build for warnings instead of building again.
 book: venv zoo
 	mkdir -p _build
 	$(BIN)/jupyter-book build . -W -n --keep-going 2>&1 | tee _build/build.log
 
-# Every test that does not need the trained model zoo: the package (unit, real model, doctests),
-# data sets, roles, probing, claims and information flow. Not yet in it: the book build and its
-# browser test, and the zoo's tests (test-zoo), whose 18-model build is not yet within CI's budget.
-test: venv
+# Everything: the package (unit, real model, doctests), data sets, roles, probing, claims,
+# information flow, the zoo and diagnose, the book's build, claims and real-browser tests (on the
+# build above), and the graded course end to end on the real nbgrader CLI.
+test: venv system zoo book
+	$(BIN)/python -m pytest
+
+# While working: the tests that need neither the zoo nor the book nor nbgrader (a few minutes).
+test-quick: venv
 	$(BIN)/python -m pytest -m "not zoo and not book and not course"
-
-# The zoo's and diagnose's tests, after building the zoo (all recipes, every experiment seed).
-test-zoo: venv zoo
-	$(BIN)/python -m pytest -m zoo
-
-# The book's build, claims-versus-pages and real-browser tests (they reuse _build/build.log).
-test-book: venv system book
-	$(BIN)/python -m pytest -m book
-
-# The graded course end to end on the real nbgrader CLI.
-test-course: venv zoo
-	$(BIN)/python -m pytest -m course
 
 bench: venv
 	$(BIN)/python bench/core_vs_forward.py

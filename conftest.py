@@ -3,13 +3,14 @@
 import pytest
 
 
-# Tests that need the trained model zoo (`python -m bertlab.zoo build --all`, 18 fine-tuned
-# models) carry the `zoo` marker, with the doctests of bertlab/zoo/ and of modules that load zoo models. `make test` runs them only after `make zoo`; see the Makefile.
+# Tests that need the trained model zoo (`make zoo`: 24 fine-tuned models and the experiment's
+# tables) carry the `zoo` marker, with the doctests of bertlab/zoo/ and of modules that load zoo
+# models. `make test` builds the zoo first and runs them all; `make test-quick` leaves them out.
 _ZOO_MODULES = ("test_zoo.py", "test_diagnosis.py", "diagnosis.py", "course.py")
 
 
 # Tests that need the built book (and Chromium), or the nbgrader pipeline with zoo models, carry
-# `book` / `course`: `make test-book` and `make test-course` run them. Not yet in `make test`.
+# `book` / `course`: `make test` runs them after `make book`; `make test-quick` leaves them out.
 _BOOK_MODULES = ("test_book.py", "test_browser.py")
 _COURSE_MODULES = ("test_course_e2e.py", "test_course_release.py")
 

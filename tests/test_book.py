@@ -28,8 +28,8 @@ from bs4 import BeautifulSoup
 
 pytestmark = pytest.mark.slow
 # The build needs the trained model zoo (the fine-tuning chapters and the scorecard read it), so
-# every test that reads the build carries the `zoo` mark: `make test-zoo` runs them after
-# `make zoo`, and `pytest -m "not zoo"` never starts a book build.
+# every test that reads the build carries the `zoo` mark too: `make test` runs them after
+# `make zoo` and `make book`, and `pytest -m "not zoo"` never starts a book build.
 needs_build = pytest.mark.zoo
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,6 +1,6 @@
 """The model zoo: named recipes, deterministic training, the cache, the command line, the experiment.
 
-Most tests read models that `python -m bertlab.zoo build --all` (run by `make test`) has cached;
+Most tests read models that `make zoo` (run by `make test`) has cached;
 where one is missing it is built here, which is slow but correct.
 """
 

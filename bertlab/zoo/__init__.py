@@ -9,9 +9,9 @@ Book chapters: "Fine-tuned and overfit models" and "The fine-tuning experiment".
 From a shell: ``python -m bertlab.zoo list`` and ``python -m bertlab.zoo build --all``.
 """
 
-from .cache import build, cache_dir, history, is_built, load, model_folder
+from .cache import build, build_many, cache_dir, history, is_built, load, model_folder
 from .recipes import RECIPES, ZOO_RECIPES, Recipe, get_recipe, low_diversity_texts
 from .training import fine_tune
 
-__all__ = ["load", "history", "build", "is_built", "model_folder", "cache_dir", "fine_tune",
+__all__ = ["load", "history", "build", "build_many", "is_built", "model_folder", "cache_dir", "fine_tune",
            "Recipe", "RECIPES", "ZOO_RECIPES", "get_recipe", "low_diversity_texts"]

@@ -4,8 +4,9 @@ Book chapter: "Fine-tuned and overfit models". A model lives in
 ``$BERTLAB_CACHE/zoo/<recipe>-seed<seed>-<key>/`` (default cache: ``~/.cache/bertlab``): a
 `save_pretrained` folder (weights, config, tokenizer) plus ``history.json`` (its training curves)
 and ``recipe.json``. The key hashes the recipe's fields, the seed, the exact training data, the
-thread count and the torch / transformers / bertlab versions, so a change to any of them builds a
-new model instead of reusing a stale one. Weights are never committed to the repository.
+training set-up (threads, precision, optimizer) and the torch / transformers / bertlab versions, so
+a change to any of them builds a new model instead of reusing a stale one. Weights are never
+committed to the repository.
 
 >>> key("overfit", 0) == key("overfit", 0) != key("overfit", 1)
 True
@@ -19,19 +20,24 @@ import json
 import os
 import shutil
 import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
 from pathlib import Path
 
 import pandas as pd
 import torch
 import transformers
+from tqdm.auto import tqdm
 
 from ..errors import InputError
 from ..loading import LoadedModel, _quiet_transformers
 from ..loading import load as load_folder
 from .recipes import Recipe, get_recipe
-from .training import THREADS, data_fingerprint, fine_tune
+from .training import data_fingerprint, fine_tune, training_data, training_setup
 
-__all__ = ["cache_dir", "key", "model_folder", "is_built", "build", "load", "history"]
+__all__ = ["cache_dir", "key", "model_folder", "is_built", "build", "build_many", "load", "history"]
 
 _HISTORY_FILE = "history.json"
 _RECIPE_FILE = "recipe.json"
@@ -48,7 +54,7 @@ def key(recipe: Recipe | str, seed: int) -> str:
     from .. import __version__
 
     recipe = get_recipe(recipe)
-    identity = {"recipe": dataclasses.asdict(recipe), "seed": seed, "threads": THREADS,
+    identity = {"recipe": dataclasses.asdict(recipe), "seed": seed, **training_setup(),
                 "data": data_fingerprint(recipe, seed), "torch": torch.__version__,
                 "transformers": transformers.__version__, "bertlab": __version__}
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
@@ -90,6 +96,42 @@ def build(recipe: Recipe | str, seed: int = 0, *, progress: bool = True) -> Path
     except OSError:  # another process finished the same model first: keep theirs
         shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def build_many(models: Sequence[tuple[str, int]], *, jobs: int = 1) -> None:
+    """Build (recipe, seed) models, `jobs` at a time, each in its own process on one thread.
+
+    The longest builds start first, so that the workers finish together; the weights do not
+    depend on `jobs`.
+    """
+    models = sorted(models, key=_training_examples, reverse=True)
+    start = time.perf_counter()
+    if jobs == 1:
+        for model in models:
+            _report(*_build_one(model, progress=True))
+    else:
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(_build_one, model) for model in models]
+            for future in tqdm(as_completed(futures), total=len(futures), desc="zoo", unit="model"):
+                _report(*future.result())
+    tqdm.write(f"{len(models)} model(s) built in {time.perf_counter() - start:.0f} s, {jobs} at a time")
+
+
+def _build_one(model: tuple[str, int], progress: bool = False) -> tuple[str, int, float, str]:
+    name, seed = model
+    start = time.perf_counter()
+    folder = build(name, seed, progress=progress)
+    return name, seed, time.perf_counter() - start, str(folder)
+
+
+def _report(name: str, seed: int, seconds: float, folder: str) -> None:
+    tqdm.write(f"{name} seed {seed}: {seconds:.1f} s -> {folder}")
+
+
+def _training_examples(model: tuple[str, int]) -> int:
+    """Examples seen in training: a proxy for how long a model takes to build."""
+    name, seed = model
+    return len(training_data(name, seed)[0]) * get_recipe(name).epochs
 
 
 def load(name: Recipe | str, seed: int = 0, *, progress: bool = True) -> LoadedModel:

@@ -18,10 +18,13 @@ Held out while `bertlab.diagnose`'s thresholds were chosen: seed 2 of every reci
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import get_context
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -111,13 +114,13 @@ def spread(table: pd.DataFrame, by: Sequence[str], metrics: Sequence[str]) -> pd
     return grouped.reset_index()
 
 
-def results(*, progress: bool = True) -> ExperimentResults:
+def results(*, progress: bool = True, jobs: int = 1) -> ExperimentResults:
     """The experiment over `EXPERIMENT_RECIPES` × `SEEDS`, from the cache or computed once."""
     folder = cache_dir() / f"experiment-{_experiment_key()}"
     tables = {name: folder / f"{name}.csv" for name in ("models", "heads", "base_heads")}
     if all(path.is_file() for path in tables.values()):
         return ExperimentResults(**{name: pd.read_csv(path) for name, path in tables.items()})
-    computed = run(EXPERIMENT_RECIPES, SEEDS, progress=progress)
+    computed = run(EXPERIMENT_RECIPES, SEEDS, progress=progress, jobs=jobs)
     folder.mkdir(parents=True, exist_ok=True)
     for name, path in tables.items():
         getattr(computed, name).to_csv(path, index=False)
@@ -125,24 +128,46 @@ def results(*, progress: bool = True) -> ExperimentResults:
 
 
 def run(recipes: Sequence[str] = EXPERIMENT_RECIPES, seeds: Sequence[int] = SEEDS, *,
-        progress: bool = True) -> ExperimentResults:
-    """Build (or load) every model and measure it; nothing is cached here (see `results`)."""
-    from .. import datasets
-
-    test = datasets.load_reviews("test")
-    base = load_base()
-    models, heads = [], []
+        progress: bool = True, jobs: int = 1) -> ExperimentResults:
+    """Build (or load) every model and measure it, `jobs` models at a time in their own
+    processes; nothing is cached here (see `results`)."""
     runs = [(recipe, seed) for seed in seeds for recipe in recipes]
     with torch_threads():  # measured like it is trained: one thread (see training.THREADS)
-        base_heads = attention_signals(base, test.text.tolist())
-        for recipe, seed in tqdm(runs, desc="experiment", unit="model", disable=not progress):
-            lm = load(recipe, seed, progress=progress)
-            models.append(_model_row(lm, recipe, seed, test))
-            heads.append(attention_signals(lm, test.text.tolist(), base=base)
-                         .assign(recipe=recipe, seed=seed))
-    heads = pd.concat(heads, ignore_index=True)
+        base_heads = attention_signals(_base(), _test_texts())
+    bar = dict(total=len(runs), desc="experiment", unit="model", disable=not progress)
+    if jobs == 1:
+        measured = list(tqdm(map(_measure, runs), **bar))
+    else:
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+            measured = list(tqdm(pool.map(_measure, runs), **bar))
+    models = [row for row, _ in measured]
+    heads = pd.concat([table for _, table in measured], ignore_index=True)
     heads = heads[["recipe", "seed", *[c for c in heads if c not in ("recipe", "seed")]]]
     return ExperimentResults(models=pd.DataFrame(models), heads=heads, base_heads=base_heads)
+
+
+def _measure(run: tuple[str, int]) -> tuple[dict, pd.DataFrame]:
+    """One model's row of `models` and its rows of `heads` (runs in a worker process)."""
+    from .. import datasets
+
+    recipe, seed = run
+    with torch_threads():
+        lm = load(recipe, seed, progress=False)
+        row = _model_row(lm, recipe, seed, datasets.load_reviews("test"))
+        heads = attention_signals(lm, _test_texts(), base=_base()).assign(recipe=recipe, seed=seed)
+    return row, heads
+
+
+@functools.cache
+def _base() -> LoadedModel:
+    """The pretrained model, loaded once per process."""
+    return load_base()
+
+
+def _test_texts() -> list[str]:
+    from .. import datasets
+
+    return datasets.load_reviews("test").text.tolist()
 
 
 def _model_row(lm: LoadedModel, recipe: str, seed: int, test: pd.DataFrame) -> dict:

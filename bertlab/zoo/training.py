@@ -13,6 +13,7 @@ import contextlib
 import copy
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -26,7 +27,7 @@ from ..loading import _quiet_transformers, embedded_model_path
 from .recipes import Recipe, get_recipe, low_diversity_texts
 
 __all__ = ["FineTuned", "fine_tune", "training_data", "data_fingerprint", "N_LABELS", "THREADS",
-           "torch_threads"]
+           "AUTOCAST_BF16", "training_setup", "torch_threads"]
 
 #: The review data is two-class: 0 negative, 1 positive.
 N_LABELS = 2
@@ -35,6 +36,27 @@ N_LABELS = 2
 #: made a training step 5–7 times *slower* (measured here: 4–6 s vs 20–32 s per step with other
 #: jobs running), because idle OpenMP threads spin while they wait.
 THREADS = 1
+
+
+def _native_bfloat16() -> bool:
+    """True where the CPU computes in bfloat16 natively (AVX512-BF16 or AMX; read on Linux)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+#: Training's forward passes run under bfloat16 autocast where the CPU has native bfloat16, the
+#: usual mixed precision: weights, gradients' accumulation, the optimizer and every evaluation
+#: stay float32. Measured here (Xeon with AMX, one thread, batch 32 × 21 tokens): a training step
+#: 0.29 s instead of 0.48 s. Elsewhere emulated bfloat16 would be slower, so training is float32.
+AUTOCAST_BF16 = _native_bfloat16()
+
+
+def training_setup() -> dict:
+    """What, besides the recipe and the data, decides the weights (it goes into the cache key)."""
+    return {"threads": THREADS, "autocast_bf16": AUTOCAST_BF16, "optimizer": "AdamW (fused)"}
 
 
 @dataclass(frozen=True)
@@ -87,8 +109,10 @@ def fine_tune(recipe: Recipe | str, seed: int = 0, *, progress: bool = True) -> 
         tokenizer = AutoTokenizer.from_pretrained(embedded_model_path())
         model = _fresh_classifier(recipe)
         trainable = [p for p in model.parameters() if p.requires_grad]
+        # fused: one kernel for the whole update, 6x faster than the default here (0.04 s vs 0.25 s
+        # a step for MiniLM's 22.7M parameters), the same arithmetic
         optimizer = torch.optim.AdamW(trainable, lr=recipe.learning_rate,
-                                      weight_decay=recipe.weight_decay)
+                                      weight_decay=recipe.weight_decay, fused=True)
         steps_per_epoch = -(-len(train) // recipe.batch_size)  # ceiling division
         total_steps = steps_per_epoch * recipe.epochs
         schedule = get_linear_schedule_with_warmup(
@@ -161,8 +185,9 @@ def _batch_loss(model, tokenizer, batch: pd.DataFrame, recipe: Recipe) -> torch.
     pairs = batch.text_pair.tolist() if "text_pair" in batch else None
     encoding = tokenizer(batch.text.tolist(), pairs, padding=True, truncation=True,
                          max_length=recipe.max_length, return_tensors="pt")
-    logits = model(**encoding).logits  # [B, C]
-    return F.cross_entropy(logits, torch.tensor(batch.label.to_numpy()))
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=AUTOCAST_BF16):
+        logits = model(**encoding).logits  # [B, C]
+    return F.cross_entropy(logits.float(), torch.tensor(batch.label.to_numpy()))
 
 
 def _evaluate(model, tokenizer, frame: pd.DataFrame, split: str, recipe: Recipe) -> dict:
