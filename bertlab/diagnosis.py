@@ -34,7 +34,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .drift import DRIFT_METRICS, attention_drift
 from .errors import InputError, UnsupportedModelError
-from .extraction import _check_corpus, iter_batches
+from .extraction import check_corpus, iter_batches
 from .loading import LoadedModel
 from .metrics import corpus_scores
 
@@ -350,7 +350,7 @@ def class_probabilities(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBa
 
 def _default_texts(texts, labelled) -> tuple[list[str], list[str] | None]:
     if texts is not None:
-        return _check_corpus(texts, None)
+        return check_corpus(texts, None)
     if labelled is not None:
         pairs = labelled.text_pair.tolist() if "text_pair" in labelled else None
         return labelled.text.tolist(), pairs
@@ -377,7 +377,7 @@ def _checked_labelled(lm: LoadedModel, labelled) -> pd.DataFrame:
         raise InputError("labelled is empty: pass at least one held-out example.")
     columns = ["text", "label"] + (["text_pair"] if "text_pair" in labelled else [])
     labelled = labelled[columns].reset_index(drop=True)
-    _check_corpus(labelled.text.tolist(), labelled.get("text_pair"))
+    check_corpus(labelled.text.tolist(), labelled.get("text_pair"))
     n_classes = lm.model.config.num_labels
     labels = pd.to_numeric(labelled.label, errors="coerce")
     unknown = labelled.label[labels.isna() | (labels % 1 != 0) | (labels < 0) | (labels >= n_classes)]

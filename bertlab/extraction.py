@@ -28,8 +28,8 @@ from tqdm.auto import tqdm
 from .errors import AttentionUnavailableError, BertlabWarning, InputError, TextTooLongError
 from .loading import LoadedModel, load  # noqa: F401  (load is used by the doctest above)
 
-__all__ = ["Attention", "PositionMasks", "extract", "extract_batch", "iter_batches",
-           "is_punctuation"]
+__all__ = ["Attention", "PositionMasks", "extract", "extract_batch", "iter_batches", "iter_encoded",
+           "check_corpus", "is_punctuation"]
 
 
 def is_punctuation(token: str) -> bool:
@@ -158,6 +158,25 @@ def extract_batch(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | 
     return results
 
 
+def iter_encoded(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
+                 batch_size: int = 32, truncation: bool = True, progress: bool = False,
+                 desc: str = "batches",
+                 ) -> Iterator[tuple[int, dict[str, torch.Tensor], PositionMasks]]:
+    """Yield ``(start, inputs, masks)`` per padded batch, before any forward pass: the index of
+    its first text, the model's keyword inputs on the model's device (each ``[B, T]``), and the
+    `PositionMasks`. For computations that run the model their own way (hooks, gradients)."""
+    texts, pairs = check_corpus(texts, pairs)
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    starts = range(0, len(texts), batch_size)
+    for start in tqdm(starts, desc=f"{desc} ({lm.name})", unit="batch", disable=not progress):
+        batch_pairs = None if pairs is None else pairs[start:start + batch_size]
+        encoding = _encode(lm, texts[start:start + batch_size], batch_pairs, truncation)
+        inputs = {k: v.to(lm.device) for k, v in encoding.items()
+                  if k in lm.tokenizer.model_input_names}
+        yield start, inputs, _position_masks(lm, encoding, batch_pairs is not None)
+
+
 def iter_batches(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
                  batch_size: int = 32, truncation: bool = True, progress: bool = False,
                  ) -> Iterator[tuple[tuple[torch.Tensor, ...], PositionMasks, torch.Tensor]]:
@@ -166,19 +185,12 @@ def iter_batches(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | N
     `attentions` is the model's own tuple, one ``[B, H, T, T]`` float32 CPU tensor per layer;
     `masks` marks the real positions; `token_ids` is ``[B, T]``.
     """
-    texts, pairs = _check_corpus(texts, pairs)
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    starts = range(0, len(texts), batch_size)
-    for start in tqdm(starts, desc=f"attention ({lm.name})", unit="batch", disable=not progress):
-        batch_pairs = None if pairs is None else pairs[start:start + batch_size]
-        encoding = _encode(lm, texts[start:start + batch_size], batch_pairs, truncation)
-        inputs = {k: v.to(lm.device) for k, v in encoding.items()
-                  if k in lm.tokenizer.model_input_names}
+    for _, inputs, masks in iter_encoded(lm, texts, pairs, batch_size=batch_size,
+                                         truncation=truncation, progress=progress,
+                                         desc="attention"):
         with torch.inference_mode():
             outputs = lm.model(**inputs, output_attentions=True)
-        attentions = _checked_attentions(outputs, lm)
-        yield attentions, _position_masks(lm, encoding, batch_pairs is not None), encoding["input_ids"]
+        yield _checked_attentions(outputs, lm), masks, inputs["input_ids"].cpu()
 
 
 def _checked_attentions(outputs, lm: LoadedModel) -> tuple[torch.Tensor, ...]:
@@ -199,7 +211,8 @@ def _check_text(text, what: str) -> None:
                          "Pass a sentence with at least one word.")
 
 
-def _check_corpus(texts, pairs) -> tuple[list[str], list[str] | None]:
+def check_corpus(texts, pairs) -> tuple[list[str], list[str] | None]:
+    """`texts` (and `pairs`) as lists, checked: non-empty strings, one pair per text."""
     if isinstance(texts, str):
         raise InputError("Expected a list of texts, got a single string. Wrap it in a list: "
                          "[text], or use bertlab.extract(lm, text) for one text.")

@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 
 from .datasets import load_reviews
 from .errors import InputError
-from .extraction import _check_corpus
+from .extraction import check_corpus
 from .loading import LoadedModel, load  # noqa: F401  (load is used by the doctest above)
 
 __all__ = ["PROBE_C", "PROBE_SEED", "layer_vectors", "probe_layers", "rank_correlation"]
@@ -57,7 +57,7 @@ def layer_vectors(lm: LoadedModel, texts: Sequence[str], *, batch_size: int = 32
 
     Returns ``(cls, mean)``, each ``[N, L, D]`` float32 on the CPU (layer l = hidden_states[l + 1]).
     """
-    texts, _ = _check_corpus(texts, None)
+    texts, _ = check_corpus(texts, None)
     cls_blocks, mean_blocks = [], []
     starts = range(0, len(texts), batch_size)
     for start in tqdm(starts, desc=f"hidden states ({lm.name})", unit="batch", disable=not progress):

@@ -1,45 +1,24 @@
-"""Tokenized, padded batches with their position masks (and checked labels), for forward passes
-bertlab runs itself.
+"""Checked labels for the forward passes bertlab runs itself (ablation, gradients).
 
 Book chapter: "Does information really flow into [CLS] and [SEP]?".
 
 `bertlab.extraction.iter_batches` runs the model for you and hands back attention weights; head
 ablation and gradients need to run the model their own way (with hooks, with gradients), so they
-take the batch before the forward pass. The encoding, truncation rules and masks are extraction's
-own, so a position means the same thing in every bertlab table.
-
-Shape letters: B batch, T padded length.
+take the batch before the forward pass (`bertlab.extraction.iter_encoded`). The encoding,
+truncation rules and masks are extraction's own, so a position means the same thing in every
+bertlab table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import torch
-from tqdm.auto import tqdm
 
 from ..errors import InputError
-from ..extraction import PositionMasks, _check_corpus, _encode, _position_masks
 from ..loading import LoadedModel
 
-__all__ = ["iter_encoded", "checked_labels"]
-
-
-def iter_encoded(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
-                 batch_size: int = 32, progress: bool = False, desc: str = "batches",
-                 ) -> Iterator[tuple[int, dict[str, torch.Tensor], PositionMasks]]:
-    """Yield ``(start, inputs, masks)`` per batch: the index of its first text, the model's
-    keyword inputs on the model's device (each ``[B, T]``), and extraction's `PositionMasks`."""
-    texts, pairs = _check_corpus(texts, pairs)
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    for start in tqdm(range(0, len(texts), batch_size), desc=f"{desc} ({lm.name})", unit="batch",
-                      disable=not progress):
-        batch_pairs = None if pairs is None else pairs[start:start + batch_size]
-        encoding = _encode(lm, texts[start:start + batch_size], batch_pairs, truncation=True)
-        inputs = {k: v.to(lm.device) for k, v in encoding.items()
-                  if k in lm.tokenizer.model_input_names}
-        yield start, inputs, _position_masks(lm, encoding, batch_pairs is not None)
+__all__ = ["checked_labels"]
 
 
 def checked_labels(lm: LoadedModel, texts: Sequence[str], labels) -> torch.Tensor | None:

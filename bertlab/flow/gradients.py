@@ -27,7 +27,8 @@ from transformers import AutoModelForSequenceClassification
 
 from ..errors import UnsupportedModelError
 from ..loading import LoadedModel, wrap
-from .batches import checked_labels, iter_encoded
+from ..extraction import iter_encoded
+from .batches import checked_labels
 
 __all__ = ["GRADIENT_KEY_SETS", "attention_gradients", "untrained_classifier"]
 
