@@ -14,10 +14,11 @@ threshold below was read off the zoo (`bertlab.zoo.experiment`).
   accuracy by about its generalisation gap (train accuracy minus held-out accuracy);
 * the **generalisation gap** itself, when the training data is given too (`trained_on`).
 
-The experiment found no attention signal that separates healthy from overfit models the same way
-across training set-ups, so without labelled data the verdict is "inconclusive" unless attention
-is broken: near-uniform in every layer ("degenerate (or weights not loaded)") or in at least a
-third of them (a broken training run).
+In the experiment no attention signal splits the models meant to be healthy from those meant to be
+overfit with one threshold (their ranges overlap on every one; a test keeps this true), so without
+labelled data the verdict is "inconclusive" unless attention is broken: near-uniform in every
+layer ("degenerate (or weights not loaded)") or in at least a third of them (a broken training
+run).
 
 Shape letters: N texts, C classes.
 """
@@ -214,8 +215,8 @@ def decide(layers: pd.DataFrame, evidence: dict) -> tuple[str, list[str]]:
             "how much training moved attention, not whether the model generalises.")
     if not evidence:
         reasons.append("Without labelled held-out data, attention cannot tell healthy from "
-                       "overfit: in the experiment no attention signal separated them the same "
-                       "way across training set-ups.")
+                       "overfit: in the experiment, healthy and overfit models overlap on every "
+                       "attention signal.")
         return "inconclusive", reasons
     return _decide_from_behaviour(evidence, reasons)
 

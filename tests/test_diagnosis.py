@@ -184,3 +184,28 @@ def test_diagnose_does_not_change_its_inputs(lm):
     bertlab.diagnose(classifier, labelled=labelled)
     pd.testing.assert_frame_equal(labelled, before)
     assert not classifier.model.training
+
+
+def test_no_attention_signal_splits_healthy_from_overfit_models():
+    """What `diagnose` says without labelled data ("attention cannot tell healthy from overfit")
+    stays true of the experiment: on every attention summary the experiment page tabulates, the
+    ranges of the models meant to be healthy and of those meant to be overfit overlap, so no
+    threshold puts them on two sides. If a signal ever splits them, diagnose should use it."""
+    from bertlab.claims.finetuning import model_summary
+    from bertlab.zoo import experiment
+
+    results = experiment.results(progress=False)
+    per_model = results.layers.groupby(["recipe", "seed"], as_index=False).agg(
+        mean_special_share=("special_share", "mean"),
+        lowest_entropy=("normalised_entropy", "min"),
+        highest_entropy=("normalised_entropy", "max"),
+        mean_js_divergence=("js_divergence", "mean"))
+    table = model_summary(results).merge(per_model, on=["recipe", "seed"])
+    healthy, overfit = table[table.intended == "healthy"], table[table.intended == "overfit"]
+    assert len(healthy) >= 6 and len(overfit) >= 12
+    for signal in ("mean_special_share", "lowest_entropy", "highest_entropy",
+                   "mean_js_divergence", "concentrated_heads"):
+        h, o = healthy[signal], overfit[signal]
+        assert not (h.min() > o.max() or o.min() > h.max()), (
+            f"{signal} splits healthy ({h.min():.3f}–{h.max():.3f}) from overfit "
+            f"({o.min():.3f}–{o.max():.3f}) models")
