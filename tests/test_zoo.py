@@ -88,7 +88,10 @@ def test_bad_names_and_seeds_get_clear_errors(call):
 
 @pytest.mark.slow
 def test_same_seed_gives_the_same_weights_exactly():
-    """The cached overfit-frozen model and a fresh fine-tune with the same seed are identical."""
+    """The cached overfit-frozen model and a fresh fine-tune with the same seed are identical.
+
+    `make zoo` built the cached one in a worker process, two models at a time
+    (`build_many(jobs=2)`); this one trains here, alone: the weights depend on neither."""
     cached = zoo.load("overfit-frozen", seed=0, progress=False).model.state_dict()
     fresh = zoo.fine_tune("overfit-frozen", seed=0, progress=False).model.state_dict()
     assert cached.keys() == fresh.keys()
@@ -141,6 +144,10 @@ def test_command_line_lists_recipes_and_rejects_unknown_ones(capsys):
         zoo_cli(["build", "no-such-recipe"])
     assert error.value.code == 2
     assert "unknown recipe" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as error:
+        zoo_cli(["experiment", "--jobs", "0"])
+    assert error.value.code == 2
+    assert "--jobs must be at least 1" in capsys.readouterr().err
 
 
 def test_spread_gives_mean_std_min_max_over_seeds():
