@@ -30,10 +30,10 @@ system:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	cd tests/browser && npm ci --no-audit --no-fund --silent
 
-# The model zoo (every recipe, every experiment seed, both cores) and the experiment's tables,
+# The model zoo (every recipe, every experiment seed, one model per core) and the experiment's tables,
 # built once into $(BERTLAB_CACHE) and read by the book, the tests and the course.
 zoo: venv
-	$(BIN)/python -m bertlab.zoo build --all --jobs 2
+	$(BIN)/python -m bertlab.zoo build --all
 	$(BIN)/python -m bertlab.zoo experiment
 
 # The log lets the tests check this very build for warnings instead of building again.

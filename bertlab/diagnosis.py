@@ -15,10 +15,10 @@ threshold below was read off the zoo (`bertlab.zoo.experiment`).
 * the **generalisation gap** itself, when the training data is given too (`trained_on`).
 
 In the experiment no attention signal splits the models meant to be healthy from those meant to be
-overfit with one threshold (their ranges overlap on every one; a test keeps this true), so without
-labelled data the verdict is "inconclusive" unless attention is broken: near-uniform in every
-layer ("degenerate (or weights not loaded)") or in at least a third of them (a broken training
-run).
+overfit with one threshold (their ranges overlap on each of the five attention summaries the
+experiment page tabulates; a test keeps this true), so without labelled data the verdict is
+"inconclusive" unless attention is broken: near-uniform in every layer ("degenerate (or weights
+not loaded)") or in at least a third of them (a broken training run).
 
 Shape letters: N texts, C classes.
 """
@@ -216,7 +216,8 @@ def decide(layers: pd.DataFrame, evidence: dict) -> tuple[str, list[str]]:
     if not evidence:
         reasons.append("Without labelled held-out data, attention cannot tell healthy from "
                        "overfit: in the experiment, healthy and overfit models overlap on every "
-                       "attention signal.")
+                       "attention summary it measured (special-token share, entropy, drift, "
+                       "concentrated heads).")
         return "inconclusive", reasons
     return _decide_from_behaviour(evidence, reasons)
 

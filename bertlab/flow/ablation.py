@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from ..errors import InputError
 from ..extraction import iter_encoded
 from ..loading import LoadedModel, load  # noqa: F401  (load is used by the doctest above)
-from .batches import checked_labels
+from .labels import checked_labels
 from .internals import attention_parts
 
 __all__ = ["KEY_SETS", "Head", "heads_ablated", "AblationEffect", "ablate_heads", "top_heads",

@@ -28,7 +28,7 @@ from transformers import AutoModelForSequenceClassification
 from ..errors import UnsupportedModelError
 from ..loading import LoadedModel, wrap
 from ..extraction import iter_encoded
-from .batches import checked_labels
+from .labels import checked_labels
 
 __all__ = ["GRADIENT_KEY_SETS", "attention_gradients", "untrained_classifier"]
 

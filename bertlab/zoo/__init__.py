@@ -13,5 +13,5 @@ from .cache import build, build_many, cache_dir, history, is_built, load, model_
 from .recipes import RECIPES, ZOO_RECIPES, Recipe, get_recipe, low_diversity_texts
 from .training import fine_tune
 
-__all__ = ["load", "history", "build", "build_many", "is_built", "model_folder", "cache_dir", "fine_tune",
-           "Recipe", "RECIPES", "ZOO_RECIPES", "get_recipe", "low_diversity_texts"]
+__all__ = ["load", "history", "build", "build_many", "is_built", "model_folder", "cache_dir",
+           "fine_tune", "Recipe", "RECIPES", "ZOO_RECIPES", "get_recipe", "low_diversity_texts"]

@@ -11,13 +11,13 @@ tables.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
 from .cache import build_many, cache_dir, is_built
 from .experiment import SEEDS, results
 from .recipes import RECIPES
+from .workers import DEFAULT_JOBS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     measurer = commands.add_parser("experiment", help="measure every model (building the missing "
                                                       "ones) and cache the experiment's tables")
     for command in (builder, measurer):
-        command.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)),
+        command.add_argument("--jobs", type=int, default=DEFAULT_JOBS,
                              help="models handled at once, one process each (default: CPU cores)")
     arguments = parser.parse_args(argv)
     if arguments.command == "list":

@@ -22,8 +22,6 @@ import shutil
 import tempfile
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
 from pathlib import Path
 
 import pandas as pd
@@ -36,6 +34,7 @@ from ..loading import LoadedModel, _quiet_transformers
 from ..loading import load as load_folder
 from .recipes import Recipe, get_recipe
 from .training import data_fingerprint, fine_tune, training_data, training_setup
+from .workers import DEFAULT_JOBS, in_processes
 
 __all__ = ["cache_dir", "key", "model_folder", "is_built", "build", "build_many", "load", "history"]
 
@@ -98,7 +97,7 @@ def build(recipe: Recipe | str, seed: int = 0, *, progress: bool = True) -> Path
     return folder
 
 
-def build_many(models: Sequence[tuple[str, int]], *, jobs: int = 1) -> None:
+def build_many(models: Sequence[tuple[str, int]], *, jobs: int = DEFAULT_JOBS) -> None:
     """Build (recipe, seed) models, `jobs` at a time, each in its own process on one thread.
 
     The longest builds start first, so that the workers finish together; the weights do not
@@ -106,26 +105,15 @@ def build_many(models: Sequence[tuple[str, int]], *, jobs: int = 1) -> None:
     """
     models = sorted(models, key=_training_examples, reverse=True)
     start = time.perf_counter()
-    if jobs == 1:
-        for model in models:
-            _report(*_build_one(model, progress=True))
-    else:
-        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_build_one, model) for model in models]
-            for future in tqdm(as_completed(futures), total=len(futures), desc="zoo", unit="model"):
-                _report(*future.result())
+    for (name, seed), (seconds, folder) in in_processes(_timed_build, models, jobs=jobs):
+        tqdm.write(f"{name} seed {seed}: {seconds:.1f} s -> {folder}")
     tqdm.write(f"{len(models)} model(s) built in {time.perf_counter() - start:.0f} s, {jobs} at a time")
 
 
-def _build_one(model: tuple[str, int], progress: bool = False) -> tuple[str, int, float, str]:
-    name, seed = model
+def _timed_build(model: tuple[str, int]) -> tuple[float, Path]:
     start = time.perf_counter()
-    folder = build(name, seed, progress=progress)
-    return name, seed, time.perf_counter() - start, str(folder)
-
-
-def _report(name: str, seed: int, seconds: float, folder: str) -> None:
-    tqdm.write(f"{name} seed {seed}: {seconds:.1f} s -> {folder}")
+    folder = build(*model, progress=False)
+    return time.perf_counter() - start, folder
 
 
 def _training_examples(model: tuple[str, int]) -> int:

@@ -22,12 +22,9 @@ import functools
 import hashlib
 import json
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from ..diagnosis import attention_signals, classifier_evidence, decide
 from ..drift import DRIFT_METRICS
@@ -36,6 +33,7 @@ from ..loading import load as load_base
 from .cache import cache_dir, key, load
 from .recipes import PROBE_RECIPES, RECIPES, ZOO_RECIPES
 from .training import torch_threads, training_data
+from .workers import in_processes
 
 __all__ = ["SEEDS", "RULE_SEEDS", "HELD_OUT_SEEDS", "HELD_OUT_RECIPES", "EXPERIMENT_RECIPES",
            "EVIDENCE", "ExperimentResults", "results", "run", "spread"]
@@ -131,30 +129,29 @@ def run(recipes: Sequence[str] = EXPERIMENT_RECIPES, seeds: Sequence[int] = SEED
         progress: bool = True, jobs: int = 1) -> ExperimentResults:
     """Build (or load) every model and measure it, `jobs` models at a time in their own
     processes; nothing is cached here (see `results`)."""
+    from .. import datasets
+
     runs = [(recipe, seed) for seed in seeds for recipe in recipes]
     with torch_threads():  # measured like it is trained: one thread (see training.THREADS)
-        base_heads = attention_signals(_base(), _test_texts())
-    bar = dict(total=len(runs), desc="experiment", unit="model", disable=not progress)
-    if jobs == 1:
-        measured = list(tqdm(map(_measure, runs), **bar))
-    else:
-        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-            measured = list(tqdm(pool.map(_measure, runs), **bar))
-    models = [row for row, _ in measured]
-    heads = pd.concat([table for _, table in measured], ignore_index=True)
+        base_heads = attention_signals(_base(), datasets.load_reviews("test").text.tolist())
+    measured = dict(in_processes(_measure, runs, jobs=jobs, desc="experiment", progress=progress))
+    models = [measured[run][0] for run in runs]
+    heads = pd.concat([measured[run][1] for run in runs], ignore_index=True)
     heads = heads[["recipe", "seed", *[c for c in heads if c not in ("recipe", "seed")]]]
     return ExperimentResults(models=pd.DataFrame(models), heads=heads, base_heads=base_heads)
 
 
 def _measure(run: tuple[str, int]) -> tuple[dict, pd.DataFrame]:
-    """One model's row of `models` and its rows of `heads` (runs in a worker process)."""
+    """One model's row of `models` and its rows of `heads` (in a worker process when jobs > 1)."""
     from .. import datasets
 
     recipe, seed = run
+    test = datasets.load_reviews("test")
     with torch_threads():
         lm = load(recipe, seed, progress=False)
-        row = _model_row(lm, recipe, seed, datasets.load_reviews("test"))
-        heads = attention_signals(lm, _test_texts(), base=_base()).assign(recipe=recipe, seed=seed)
+        row = _model_row(lm, recipe, seed, test)
+        heads = (attention_signals(lm, test.text.tolist(), base=_base())
+                 .assign(recipe=recipe, seed=seed))
     return row, heads
 
 
@@ -162,12 +159,6 @@ def _measure(run: tuple[str, int]) -> tuple[dict, pd.DataFrame]:
 def _base() -> LoadedModel:
     """The pretrained model, loaded once per process."""
     return load_base()
-
-
-def _test_texts() -> list[str]:
-    from .. import datasets
-
-    return datasets.load_reviews("test").text.tolist()
 
 
 def _model_row(lm: LoadedModel, recipe: str, seed: int, test: pd.DataFrame) -> dict:
