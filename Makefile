@@ -30,8 +30,8 @@ system:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	cd tests/browser && npm ci --no-audit --no-fund --silent
 
-# The model zoo (every recipe, every experiment seed, one model per core) and the experiment's tables,
-# built once into $(BERTLAB_CACHE) and read by the book, the tests and the course.
+# The model zoo (every recipe, every experiment seed, one model per core) and the experiment's
+# tables, built once into $(BERTLAB_CACHE) and read by the book, the tests and the course.
 zoo: venv
 	$(BIN)/python -m bertlab.zoo build --all
 	$(BIN)/python -m bertlab.zoo experiment
