@@ -28,7 +28,7 @@ venv: $(VENV)/.installed
 # Chromium (Debian's) drives the browser tests; npm brings require.js, d3 and jQuery for BertViz.
 system:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
-	cd tests/browser && npm ci --no-audit --no-fund --silent
+	cd tests/book/browser && npm ci --no-audit --no-fund --silent
 
 # The model zoo (every recipe, every experiment seed, one model per core) and the experiment's
 # tables, built once into $(BERTLAB_CACHE) and read by the book, the tests and the course.

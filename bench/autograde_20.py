@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "course"))
 from course_helpers import Course, graded_ids, with_answers  # noqa: E402
 
 N_SUBMISSIONS = 20

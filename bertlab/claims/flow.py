@@ -16,7 +16,7 @@ Every result is cached per model, so the chapter and the scorecard compute it on
 
     [check.claim for check in checks(bertlab.load())]   # ['C2', 'C4', 'C5', 'C10']
 
-(run by the chapter and the scorecard, whose recorded verdicts tests/test_book.py re-derives).
+(run by the chapter and the scorecard, whose recorded verdicts tests/book/test_book.py re-derives).
 """
 
 from __future__ import annotations

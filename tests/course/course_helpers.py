@@ -1,6 +1,6 @@
 """Build student submissions from the course notebooks and grade them with the real nbgrader CLI.
 
-Used by tests/test_course_e2e.py and bench/autograde_20.py. A submission is the released
+Used by tests/course/test_course_e2e.py and bench/autograde_20.py. A submission is the released
 student notebook with some answer cells filled in: with the instructor's solution, or with a
 realistic mistake (`with_answers`); or tampered with (`without_cell`, `with_cell_source`).
 Scores come from nbgrader's gradebook, never from exit codes.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 from release_exercises import generate, nbgrader, new_course  # noqa: E402
 

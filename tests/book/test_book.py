@@ -32,7 +32,7 @@ pytestmark = pytest.mark.slow
 # `make zoo` and `make book`, and `pytest -m "not zoo"` never starts a book build.
 needs_build = pytest.mark.zoo
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "_build"
 HTML = BUILD / "html"
 LOG = BUILD / "build.log"

@@ -16,7 +16,7 @@ from transformers import AutoTokenizer
 from bertlab import datasets
 from bertlab.errors import InputError
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "make_datasets.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_datasets.py"
 DATA_FILES = ("reviews.csv", "pairs.csv", "DATACARD.md")
 
 #: Two texts whose word sets overlap more than this (Jaccard similarity) count as near-duplicates.

@@ -5,7 +5,7 @@ Headless Debian Chromium (`apt-get install chromium`; `make system`) is driven b
 Python API with ``executable_path``: Playwright's own browser download is never used. The site
 is served from ``_build/html`` on localhost. BertViz's views load require.js, d3 and jQuery from
 a CDN, and the book's math loads MathJax from one: these machines cannot reach a CDN, so the test
-answers those URLs with the same files from npm packages (``tests/browser``, ``npm ci``) and
+answers those URLs with the same files from npm packages (``tests/book/browser``, ``npm ci``) and
 blocks every other request that leaves localhost. A blocked request is reported, not ignored.
 
 Screenshots go to ``test-artifacts/``.
@@ -28,10 +28,10 @@ pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-NODE_MODULES = ROOT / "tests" / "browser" / "node_modules"
+NODE_MODULES = ROOT / "tests" / "book" / "browser" / "node_modules"
 ARTIFACTS = ROOT / "test-artifacts"
 BERTVIZ_SITE = Path(__import__("bertviz").__file__).parent
-# URL prefix on a CDN -> folder of an npm package that holds the same files (tests/browser).
+# URL prefix on a CDN -> folder of an npm package that holds the same files (tests/book/browser).
 # BertViz's URLs are the ones in its head_view.py/model_view.py and *_view.js
 # (`test_cdn_routes_cover_bertviz` keeps this in step with the installed version). BertViz asks
 # for jQuery 2.0.0, which npm does not carry; jquery@2.2.4 is the same major version.
@@ -92,7 +92,7 @@ def browser():
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make system` (apt-get install chromium).")
     if not (NODE_MODULES / "requirejs").exists():
-        pytest.fail("tests/browser/node_modules is missing: run `make system` (npm ci).")
+        pytest.fail("tests/book/browser/node_modules is missing: run `make system` (npm ci).")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

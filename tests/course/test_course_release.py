@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 from course_notebooks import ASSIGNMENTS, build, render  # noqa: E402
 from release_exercises import normalise, release  # noqa: E402
