@@ -33,14 +33,17 @@ import pandas as pd
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from .drift import DRIFT_METRICS, attention_drift
+from .drift import DRIFT, DRIFT_METRICS, check_comparable
 from .errors import InputError, UnsupportedModelError
-from .extraction import check_corpus, iter_batches
+from .extraction import check_corpus
+from .labels import checked_labelled
 from .loading import LoadedModel
-from .metrics import corpus_scores
+from .metrics import METRICS, layer_means, text_scores
+from .metrics import normalised_entropy as normalised_entropy_of
+from .reduction import Measurement, PassBatch, run_pass
 
-__all__ = ["diagnose", "decide", "Diagnosis", "VERDICTS", "attention_signals", "classifier_evidence",
-           "class_probabilities", "normalised_entropy"]
+__all__ = ["diagnose", "decide", "Diagnosis", "VERDICTS", "SIGNAL_COLUMNS", "attention_signals",
+           "classifier_evidence", "class_probabilities", "normalised_entropy"]
 
 VERDICTS = ("healthy", "overfit", "degenerate", "inconclusive")
 
@@ -75,9 +78,6 @@ OVERFIT_CONFIDENCE_GAP = 0.10
 #: the midpoint of healthy's highest (0.02) and the lowest of overfit, low-diversity and
 #: overfit-frozen (0.28) on the rule seeds.
 OVERFIT_ACCURACY_GAP = 0.15
-
-_SIGNAL_SHARES = ("cls_share", "sep_share", "special_share", "entropy")
-
 
 @dataclass(frozen=True)
 class Diagnosis:
@@ -166,11 +166,17 @@ def diagnose(lm: LoadedModel, base: LoadedModel | None = None, texts: Sequence[s
                          "held-out side too, as labelled=.")
     if labelled is not None:
         labelled = _checked_labelled(lm, labelled)
+    on_labelled = texts is None and labelled is not None   # read attention on the labelled texts
     texts, pairs = _default_texts(texts, labelled)
-    signals = attention_signals(lm, texts, pairs, base=base, batch_size=batch_size,
-                                progress=progress)
-    layers = signals.drop(columns="head").groupby("layer", as_index=False).mean()  # one row a layer
-    evidence = {} if labelled is None else classifier_evidence(lm, labelled)
+    signals, probabilities = _one_pass(lm, texts, pairs, base=base, batch_size=batch_size,
+                                       progress=progress, probabilities=on_labelled)
+    layers = layer_means(signals)
+    if labelled is None:
+        evidence = {}
+    elif on_labelled:            # the same pass gave the predictions: no second run of the model
+        evidence = _evidence(probabilities, labelled)
+    else:
+        evidence = classifier_evidence(lm, labelled)
     if trained_on is not None:
         train_accuracy = classifier_evidence(lm, trained_on)["accuracy"]
         evidence |= {"train_accuracy": train_accuracy,
@@ -258,14 +264,8 @@ def attention_signals(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str
                       *, base: LoadedModel | None = None, batch_size: int = 32,
                       progress: bool = False) -> pd.DataFrame:
     """One row per (layer, head): [CLS]/[SEP]/special shares, entropy, normalised entropy, and
-    with a `base`, `bertlab.drift.DRIFT_METRICS`. Every text weighted equally."""
-    table = corpus_scores(lm, texts, pairs, batch_size=batch_size, progress=progress)
-    table = table[["layer", "head", *_SIGNAL_SHARES]].merge(
-        normalised_entropy(lm, texts, pairs, batch_size=batch_size), on=["layer", "head"])
-    if base is not None:
-        drift = attention_drift(lm, base, texts, pairs, batch_size=batch_size, progress=False)
-        table = table.merge(drift, on=["layer", "head"])
-    return table
+    with a `base`, `bertlab.drift.DRIFT_METRICS`. Every text weighted equally; one pass."""
+    return _one_pass(lm, texts, pairs, base=base, batch_size=batch_size, progress=progress)[0]
 
 
 def normalised_entropy(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | None = None,
@@ -275,22 +275,37 @@ def normalised_entropy(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[st
     One row per (layer, head), column ``normalised_entropy``: mean over a text's query rows,
     then over texts. Comparable across texts of different lengths, unlike raw entropy.
     """
-    total = torch.zeros(lm.n_layers, lm.n_heads, dtype=torch.float64)  # [L, H]
-    n_texts = 0
-    for attentions, masks, _ in iter_batches(lm, texts, pairs, batch_size=batch_size):
-        valid = masks.valid.float()                                     # [B, Q]
-        lengths = valid.sum(dim=1)                                      # [B]
-        # a one-token text has ln 1 = 0: any entropy is 0 of 0; count it as fully concentrated
-        scale = torch.where(lengths > 1, lengths.log(), torch.inf)     # [B]
-        for layer, a in enumerate(attentions):                          # a: [B, H, Q, K]
-            entropy = -torch.special.xlogy(a, a).sum(dim=-1)            # [B, H, Q]
-            per_text = (entropy * valid[:, None]).sum(-1) / lengths[:, None]  # [B, H]
-            total[layer] += (per_text / scale[:, None]).double().sum(0)  # [H]
-        n_texts += valid.shape[0]
-    values = total / n_texts                                            # [L, H]
-    index = pd.MultiIndex.from_product([range(lm.n_layers), range(lm.n_heads)],
-                                       names=["layer", "head"])
-    return pd.DataFrame({"normalised_entropy": values.flatten().numpy()}, index=index).reset_index()
+    table = attention_signals(lm, texts, pairs, batch_size=batch_size)
+    return table[["layer", "head", "normalised_entropy"]]
+
+
+def _signals_per_text(batch: PassBatch) -> torch.Tensor:
+    """``[B, L, H, 5]``: the `SIGNAL_COLUMNS` of every text of a batch."""
+    scores = text_scores(batch.attentions, batch.masks, "all")           # [B, L, H, M]
+    shares = scores[..., [METRICS.index(name) for name in SIGNAL_COLUMNS[:4]]]
+    spread = normalised_entropy_of(scores[..., METRICS.index("entropy")],
+                                   batch.masks.valid.sum(dim=1))        # [B, L, H]
+    return torch.cat([shares.double(), spread[..., None]], dim=-1)      # [B, L, H, 5]
+
+
+#: The attention signals `diagnose` reads, per (layer, head).
+SIGNAL_COLUMNS = ("cls_share", "sep_share", "special_share", "entropy", "normalised_entropy")
+_SIGNALS = Measurement("signals", SIGNAL_COLUMNS, _signals_per_text)
+
+
+def _one_pass(lm: LoadedModel, texts, pairs, *, base: LoadedModel | None, batch_size: int,
+              progress: bool, probabilities: bool = False
+              ) -> tuple[pd.DataFrame, torch.Tensor | None]:
+    """Signals (and drift from `base`, and the class probabilities) from one pass over `texts`."""
+    if base is not None:
+        check_comparable(lm, base)
+    measurements = [_SIGNALS] + ([DRIFT] if base is not None else [])
+    result = run_pass(lm, texts, measurements, pairs=pairs, base=base, batch_size=batch_size,
+                      probabilities=probabilities, progress=progress, desc="diagnose")
+    table = result.table(_SIGNALS.name)
+    if base is not None:
+        table = table.merge(result.table(DRIFT.name), on=["layer", "head"])
+    return table, result.probabilities
 
 
 def classifier_evidence(lm: LoadedModel, labelled: pd.DataFrame) -> dict:
@@ -304,6 +319,11 @@ def classifier_evidence(lm: LoadedModel, labelled: pd.DataFrame) -> dict:
     pairs = labelled.text_pair.tolist() if "text_pair" in labelled else None
     probabilities = class_probabilities(lm.model, lm.tokenizer, labelled.text.tolist(), pairs,
                                         max_length=lm.max_length)  # [N, C]
+    return _evidence(probabilities, labelled)
+
+
+def _evidence(probabilities: torch.Tensor, labelled: pd.DataFrame) -> dict:
+    """`classifier_evidence` from class probabilities ``[N, C]`` of the `labelled` texts."""
     labels = torch.tensor(labelled.label.to_numpy(), dtype=torch.long)  # [N]
     predicted = probabilities.argmax(dim=-1)                             # [N]
     confidence = probabilities.max(dim=-1).values.mean().item()
@@ -312,7 +332,7 @@ def classifier_evidence(lm: LoadedModel, labelled: pd.DataFrame) -> dict:
     return {
         "n_labelled": len(labels),
         "accuracy": accuracy,
-        "chance": labelled.label.value_counts(normalize=True).max(),
+        "chance": float(labelled.label.value_counts(normalize=True).max()),
         "loss": -true_class.log().mean().item(),
         "confidence": confidence,
         "confidence_gap": confidence - accuracy,
@@ -368,24 +388,4 @@ def _checked_labelled(lm: LoadedModel, labelled) -> pd.DataFrame:
             f"{lm.name!r} has no classification head, so it cannot be scored on labelled data. "
             "Load a fine-tuned classifier (a folder saved from ...ForSequenceClassification, or "
             "bertlab.zoo.load), or call diagnose without labelled=.")
-    if not isinstance(labelled, pd.DataFrame):
-        raise InputError(f"labelled must be a pandas DataFrame with columns text and label, got "
-                         f"{type(labelled).__name__}.")
-    absent = [c for c in ("text", "label") if c not in labelled]
-    if absent:
-        raise InputError(f"labelled lacks the column(s) {absent}; it needs text and label (and "
-                         f"text_pair for sentence pairs). Its columns: {list(labelled.columns)}.")
-    if labelled.empty:
-        raise InputError("labelled is empty: pass at least one held-out example.")
-    columns = ["text", "label"] + (["text_pair"] if "text_pair" in labelled else [])
-    labelled = labelled[columns].reset_index(drop=True)
-    check_corpus(labelled.text.tolist(), labelled.get("text_pair"))
-    n_classes = lm.model.config.num_labels
-    labels = pd.to_numeric(labelled.label, errors="coerce")
-    unknown = labelled.label[labels.isna() | (labels % 1 != 0) | (labels < 0) | (labels >= n_classes)]
-    if len(unknown):
-        raise InputError(
-            f"labelled has labels the classifier does not know: {sorted(set(unknown.astype(str)))[:5]}"
-            f". {lm.name!r} has {n_classes} classes, labelled 0 to {n_classes - 1}; map your labels "
-            "to those integers first.")
-    return labelled.assign(label=labels.astype(int))
+    return checked_labelled(labelled, n_classes=lm.model.config.num_labels)

@@ -27,10 +27,11 @@ import torch
 import torch.nn.functional as F
 
 from .errors import InputError
-from .extraction import iter_batches
 from .loading import LoadedModel
+from .reduction import Measurement, PassBatch, run_pass
 
-__all__ = ["js_divergence", "map_cosine", "attention_drift", "DRIFT_METRICS"]
+__all__ = ["js_divergence", "map_cosine", "attention_drift", "drift_per_text", "check_comparable",
+           "DRIFT", "DRIFT_METRICS"]
 
 #: The columns `attention_drift` adds to ``layer`` and ``head``.
 DRIFT_METRICS = ("js_divergence", "map_cosine")
@@ -64,33 +65,36 @@ def attention_drift(lm: LoadedModel, base: LoadedModel, texts: Sequence[str],
                     progress: bool = True) -> pd.DataFrame:
     """Drift of `lm` from `base` on a corpus: one row per (layer, head), columns `DRIFT_METRICS`.
 
-    Each text counts equally. Padding is left out: padded keys carry zero weight in both models,
-    and padded query rows are masked before averaging or flattening.
+    Each text counts equally. Both models read the same batches in one pass. Padding is left
+    out: padded keys carry zero weight in both models, and padded query rows are masked before
+    averaging or flattening.
     """
-    _check_comparable(lm, base)
-    total = torch.zeros(lm.n_layers, lm.n_heads, len(DRIFT_METRICS), dtype=torch.float64)
-    n_texts = 0
-    batches = zip(iter_batches(lm, texts, pairs, batch_size=batch_size, progress=progress),
-                  iter_batches(base, texts, pairs, batch_size=batch_size))
-    for (tuned, masks, _), (reference, _, _) in batches:
-        valid = masks.valid.float()                                # [B, Q]
-        rows_per_text = valid.sum(dim=1)                           # [B]
-        for layer, (a, b) in enumerate(zip(tuned, reference)):     # each [B, H, Q, K]
-            js = js_divergence(a, b)                               # [B, H, Q]
-            js_per_text = (js * valid[:, None]).sum(-1) / rows_per_text[:, None]     # [B, H]
-            keep_rows = valid[:, None, :, None]                    # [B, 1, Q, 1]
-            cosine = map_cosine(a * keep_rows, b * keep_rows)      # [B, H]
-            total[layer, :, 0] += js_per_text.double().sum(0)      # [H]
-            total[layer, :, 1] += cosine.double().sum(0)           # [H]
-        n_texts += valid.shape[0]
-    means = total / n_texts                                        # [L, H, 2]
-    index = pd.MultiIndex.from_product([range(lm.n_layers), range(lm.n_heads)],
-                                       names=["layer", "head"])
-    flat = means.reshape(-1, len(DRIFT_METRICS)).numpy()           # [L*H, 2]
-    return pd.DataFrame(flat, index=index, columns=list(DRIFT_METRICS)).reset_index()
+    check_comparable(lm, base)
+    result = run_pass(lm, texts, [DRIFT], pairs=pairs, base=base, batch_size=batch_size,
+                      progress=progress, desc="drift")
+    return result.table(DRIFT.name)
 
 
-def _check_comparable(lm: LoadedModel, base: LoadedModel) -> None:
+def drift_per_text(batch: PassBatch) -> torch.Tensor:
+    """``[B, L, H, 2]``: per text, the mean JS divergence of its query rows and the map cosine,
+    between the model's attention and the base's on the same batch."""
+    valid = batch.masks.valid.float()                                   # [B, Q]
+    rows_per_text = valid.sum(dim=1)                                    # [B]
+    keep_rows = valid[:, None, :, None]                                 # [B, 1, Q, 1]
+    per_layer = []
+    for a, b in zip(batch.attentions, batch.base.attentions):           # each [B, H, Q, K]
+        js = js_divergence(a, b)                                        # [B, H, Q]
+        js_per_text = (js * valid[:, None]).sum(-1) / rows_per_text[:, None]   # [B, H]
+        cosine = map_cosine(a * keep_rows, b * keep_rows)               # [B, H]
+        per_layer.append(torch.stack([js_per_text, cosine], dim=-1))    # [B, H, 2]
+    return torch.stack(per_layer, dim=1)                                # [B, L, H, 2]
+
+
+#: `drift_per_text` as a `bertlab.reduction.Measurement` (needs the base model in the pass).
+DRIFT = Measurement("drift", DRIFT_METRICS, drift_per_text, needs_base=True)
+
+
+def check_comparable(lm: LoadedModel, base: LoadedModel) -> None:
     if not isinstance(base, LoadedModel) or not isinstance(lm, LoadedModel):
         raise InputError("attention_drift compares two LoadedModel objects (from bertlab.load or "
                          f"bertlab.wrap); got {type(lm).__name__} and {type(base).__name__}.")

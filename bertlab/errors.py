@@ -3,6 +3,10 @@
 Every message says what happened and what to do next.
 """
 
+import os
+import sys
+import warnings
+
 __all__ = [
     "BertlabError",
     "InputError",
@@ -11,6 +15,7 @@ __all__ = [
     "AttentionUnavailableError",
     "TextTooLongError",
     "BertlabWarning",
+    "warn",
 ]
 
 
@@ -40,3 +45,13 @@ class AttentionUnavailableError(BertlabError, RuntimeError):
 
 class BertlabWarning(UserWarning):
     """Something bertlab did on your behalf that changes the numbers (e.g. truncation)."""
+
+
+def warn(message: str, category: type[Warning] = BertlabWarning) -> None:
+    """Warn at the caller's line: the first frame outside the bertlab package (not at the line
+    inside bertlab that noticed the problem), so the warning points where the user can act."""
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

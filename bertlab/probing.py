@@ -35,12 +35,13 @@ from scipy import stats
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from tqdm.auto import tqdm
 
 from .datasets import load_reviews
 from .errors import InputError
-from .extraction import check_corpus
+from .extraction import check_corpus, iter_encoded
+from .labels import checked_labelled
 from .loading import LoadedModel, load  # noqa: F401  (load is used by the doctest above)
+from .reduction import Accumulator
 
 __all__ = ["PROBE_C", "PROBE_SEED", "layer_vectors", "probe_layers", "rank_correlation"]
 
@@ -55,23 +56,21 @@ def layer_vectors(lm: LoadedModel, texts: Sequence[str], *, batch_size: int = 32
                   progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """The [CLS] vectors and the mean vectors of every text at every layer's output.
 
-    Returns ``(cls, mean)``, each ``[N, L, D]`` float32 on the CPU (layer l = hidden_states[l + 1]).
+    Returns ``(cls, mean)``, each ``[N, L, D]`` float32 on the CPU (layer l = hidden_states[l + 1]),
+    in the order of `texts`.
     """
     texts, _ = check_corpus(texts, None)
-    cls_blocks, mean_blocks = [], []
-    starts = range(0, len(texts), batch_size)
-    for start in tqdm(starts, desc=f"hidden states ({lm.name})", unit="batch", disable=not progress):
-        encoding = lm.tokenizer(texts[start:start + batch_size], padding=True, truncation=True,
-                                max_length=lm.max_length, return_tensors="pt")
-        inputs = {k: v.to(lm.device) for k, v in encoding.items()
-                  if k in lm.tokenizer.model_input_names}
+    cls_vectors, mean_vectors = Accumulator(len(texts), True), Accumulator(len(texts), True)
+    for batch in iter_encoded(lm, texts, batch_size=batch_size, progress=progress,
+                              desc="hidden states", sort_by_length=True):
         with torch.inference_mode():
-            outputs = lm.model(**inputs, output_hidden_states=True)
+            outputs = lm.model(**batch.inputs, output_hidden_states=True)
         hidden = torch.stack(outputs.hidden_states[1:], dim=1).float().cpu()  # [B, L, T, D]
-        valid = encoding["attention_mask"][:, None, :, None].float()          # [B, 1, T, 1]
-        cls_blocks.append(hidden[:, :, 0])                                    # [B, L, D]
-        mean_blocks.append((hidden * valid).sum(dim=2) / valid.sum(dim=2))    # [B, L, D]
-    return torch.cat(cls_blocks), torch.cat(mean_blocks)                      # [N, L, D] each
+        valid = batch.masks.valid[:, None, :, None].float()                   # [B, 1, T, 1]
+        cls_position = batch.masks.cls.int().argmax(dim=1)                    # [B], first [CLS]
+        cls_vectors.add(batch.indices, hidden[torch.arange(len(hidden)), :, cls_position])  # [B, L, D]
+        mean_vectors.add(batch.indices, (hidden * valid).sum(dim=2) / valid.sum(dim=2))     # [B, L, D]
+    return cls_vectors.result().float(), mean_vectors.result().float()        # [N, L, D] each
 
 
 def probe_layers(lm: LoadedModel, train: pd.DataFrame | None = None,
@@ -83,8 +82,9 @@ def probe_layers(lm: LoadedModel, train: pd.DataFrame | None = None,
     reviews' ``train`` and ``test`` splits. ``majority_rate`` is the accuracy of always answering
     the most common train label: the chance level to beat.
     """
-    train = load_reviews("train") if train is None else _checked_labelled(train, "train")
-    test = load_reviews("test") if test is None else _checked_labelled(test, "test")
+    train = load_reviews("train") if train is None else checked_labelled(train, what="train",
+                                                                            min_classes=2)
+    test = load_reviews("test") if test is None else checked_labelled(test, what="test")
     if not (isinstance(C, (int, float)) and C > 0):
         raise InputError(f"C must be a positive number (the inverse regularisation), got {C!r}.")
     train_cls, train_mean = layer_vectors(lm, train["text"].tolist(), batch_size=batch_size,
@@ -133,15 +133,3 @@ def _probe_accuracy(x_train: torch.Tensor, y_train: np.ndarray, x_test: torch.Te
                           LogisticRegression(C=C, max_iter=2000, random_state=PROBE_SEED))
     probe.fit(x_train.numpy(), y_train)
     return float(probe.score(x_test.numpy(), y_test))
-
-
-def _checked_labelled(table, which: str) -> pd.DataFrame:
-    if not isinstance(table, pd.DataFrame) or not {"text", "label"} <= set(table.columns):
-        raise InputError(f"{which} must be a DataFrame with 'text' and 'label' columns, such as "
-                         f"bertlab.datasets.load_reviews('{which}').")
-    if len(table) == 0:
-        raise InputError(f"{which} has no rows: the probe needs labelled texts.")
-    if which == "train" and table["label"].nunique() < 2:
-        raise InputError("train has only one label: a probe needs examples of at least two "
-                         "classes to learn anything.")
-    return table

@@ -15,7 +15,12 @@ is split into three disjoint buckets of keys:
 
 ``normalised_entropy`` is a text's mean row entropy divided by ln n (n = its tokens): 1 means
 attention spread evenly over the text, 0 means every row on one key; ``n ** h`` is the number of
-keys an even split with the same entropy would cover. ``cls_out_share`` and ``cls_row_entropy``
+keys an even split with the same entropy would cover.
+
+Every share is judged against what evenly spread (uniform) attention would give on the same
+text: the ``uniform_<share>`` columns (`UNIFORM_BASELINES`). On a six-token text the band of a
+token and its two neighbours already holds about 0.4 of uniform attention, so a local share of
+0.4 there says nothing; ``<share> - uniform_<share>``, the *excess*, is what the rules read. ``cls_out_share`` and ``cls_row_entropy``
 describe the [CLS] row alone (attention *from* [CLS]): its share on ordinary (non-special)
 tokens, and its normalised entropy. On sentence pairs, ``cross_segment_lift`` is the
 ``cross_segment_share`` divided by the share that evenly spread attention would send across the
@@ -26,8 +31,9 @@ Two rule sets turn these into labels, each rule one sentence, checked in order:
 
 `label_layers` (one row per layer, mean over heads), `LAYER_ROLES`:
 
-1. the largest of the local, [CLS] and [SEP] shares names the role ("local", "cls-aggregating",
-   "sep/boundary") when it is at least `STRONG_SHARE` and leads the next by `LEAD_MARGIN`;
+1. the local, [CLS] or [SEP] share with the largest excess over uniform attention names the role
+   ("local", "cls-aggregating", "sep/boundary") when the share is at least `STRONG_SHARE`, its
+   excess at least `LEAD_MARGIN`, and its excess leads the next one's by `LEAD_MARGIN`;
 2. otherwise a layer with ``normalised_entropy >= BROAD_ENTROPY`` is "broad";
 3. otherwise "mixed".
 
@@ -39,7 +45,11 @@ Two rule sets turn these into labels, each rule one sentence, checked in order:
 3. "vertical": at least `MAJORITY` on the columns;
 4. "diagonal": at least `MAJORITY` on the band;
 5. "vertical+diagonal": columns and band together hold at least `MAJORITY`;
-6. "heterogeneous" otherwise.
+6. "heterogeneous" otherwise;
+
+where rules 3–5 also need the pattern's keys to hold at least `LEAD_MARGIN` more than uniform
+attention would give them. A hand-built table without the ``uniform_*`` columns is compared with
+0 instead (no text, no baseline).
 
 Shape letters: B batch, L layer, H head, Q query, K key, M metric, C measure.
 
@@ -58,12 +68,14 @@ import pandas as pd
 import torch
 
 from .errors import InputError
-from .extraction import Attention, PositionMasks, extract, iter_batches  # noqa: F401
+from .extraction import Attention, PositionMasks, extract  # noqa: F401  (extract: doctest)
 from .loading import LoadedModel, load  # noqa: F401  (load is used by the doctest above)
-from .metrics import METRICS, text_scores
+from .metrics import METRICS, normalised_entropy, text_scores
+from .reduction import Measurement, run_pass, tidy
 
 __all__ = ["LAYER_ROLES", "HEAD_PATTERNS", "PROFILE_COLUMNS", "STRONG_SHARE", "LEAD_MARGIN",
-           "BROAD_ENTROPY", "MAJORITY", "BLOCK_WITHIN", "measure", "text_measures", "head_measures",
+           "BROAD_ENTROPY", "MAJORITY", "BLOCK_WITHIN", "MEASURES", "UNIFORM_BASELINES",
+           "ROLE_MEASURES", "measure", "text_measures", "head_measures",
            "layer_profile", "label_layers", "layer_roles", "label_heads", "head_patterns",
            "relative_depth", "layers_in_band"]
 
@@ -88,12 +100,18 @@ MAJORITY = 0.5
 #: blind to the border would keep about half (two sentences of similar length).
 BLOCK_WITHIN = 0.8
 
+#: The shares whose value under uniform attention on the same text `text_measures` reports, as
+#: ``uniform_<share>``: the baseline every rule and claim compares a share with.
+UNIFORM_BASELINES = ("local_share", "column_share", "cls_share", "sep_share", "special_share",
+                     "cls_out_share")
 #: The extra per-head measures `text_measures` adds to `bertlab.METRICS`.
 MEASURES = ("local_share", "column_share", "far_share", "far_within_share", "normalised_entropy",
-            "cls_out_share", "cls_row_entropy", "cross_segment_lift")
-#: The columns of `layer_profile`, one signal each.
+            "cls_out_share", "cls_row_entropy", "cross_segment_lift",
+            *(f"uniform_{share}" for share in UNIFORM_BASELINES))
+#: The columns of `layer_profile`, one signal each, with the baselines the layer rules need.
 PROFILE_COLUMNS = ("local_share", "cls_share", "sep_share", "punct_share", "normalised_entropy",
-                   "cls_out_share")
+                   "cls_out_share", "uniform_local_share", "uniform_cls_share",
+                   "uniform_sep_share", "uniform_cls_out_share")
 _ROLE_OF_SHARE = {"local_share": "local", "cls_share": "cls-aggregating", "sep_share": "sep/boundary"}
 
 
@@ -110,7 +128,7 @@ def measure(att: Attention) -> pd.DataFrame:
         raise InputError(f"measure takes the Attention of one text (from bertlab.extract), got "
                          f"{type(att).__name__}. For many texts use bertlab.head_measures.")
     values = _batch_measures(att.weights[None].unbind(1), att.masks())  # [1, L, H, M + C]
-    return _mean_over_texts(_table(values))
+    return tidy(values[0], ROLE_COLUMNS)
 
 
 def text_measures(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
@@ -118,12 +136,12 @@ def text_measures(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | 
     """One row per (text, layer, head): `bertlab.METRICS` and `MEASURES`, in one model pass.
 
     ``text`` is the 0-based index of the text in `texts`. Averaging over ``text`` gives
-    `head_measures`; keeping it gives spreads and tests across texts (book: "[SEP] and boundaries").
+    `head_measures`; keeping it gives spreads, tests and intervals across texts (book: "[SEP] and
+    boundaries", "Claims scorecard").
     """
-    blocks = [_batch_measures(attentions, masks)            # [B, L, H, M + C] each
-              for attentions, masks, _ in iter_batches(lm, texts, pairs, batch_size=batch_size,
-                                                       progress=progress)]
-    return _table(torch.cat(blocks))                        # from [N, L, H, M + C]
+    result = run_pass(lm, texts, [ROLE_MEASURES], pairs=pairs, keep_texts=True, batch_size=batch_size,
+                      progress=progress, desc="roles")
+    return result.table(ROLE_MEASURES.name)
 
 
 def head_measures(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
@@ -132,8 +150,9 @@ def head_measures(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | 
 
     The `bertlab.METRICS` columns equal `bertlab.corpus_scores` on the same texts.
     """
-    per_text = text_measures(lm, texts, pairs, batch_size=batch_size, progress=progress)
-    return _mean_over_texts(per_text)
+    result = run_pass(lm, texts, [ROLE_MEASURES], pairs=pairs, batch_size=batch_size,
+                      progress=progress, desc="roles")
+    return result.table(ROLE_MEASURES.name)
 
 
 def layer_profile(table: pd.DataFrame) -> pd.DataFrame:
@@ -222,11 +241,18 @@ def layers_in_band(n_layers: int, start: float, stop: float) -> list[int]:
     return [min(range(n_layers), key=lambda layer: abs(depths[layer] - middle))]
 
 
+def _excess(row: pd.Series, share: str) -> float:
+    """How far `share` lies above what uniform attention gives on the same texts (0 without a
+    ``uniform_`` column: a hand-built table has no texts to spread attention over)."""
+    return float(row[share]) - float(row.get(f"uniform_{share}", 0.0))
+
+
 def _layer_role(row: pd.Series) -> str:
-    shares = row[list(_ROLE_OF_SHARE)].astype(float).sort_values(ascending=False)
-    leader, runner_up = shares.iloc[0], shares.iloc[1]
-    if leader >= STRONG_SHARE and leader - runner_up >= LEAD_MARGIN:
-        return _ROLE_OF_SHARE[shares.index[0]]
+    excess = {share: _excess(row, share) for share in _ROLE_OF_SHARE}
+    leader, runner_up = sorted(excess, key=excess.get, reverse=True)[:2]
+    if (row[leader] >= STRONG_SHARE and excess[leader] >= LEAD_MARGIN
+            and excess[leader] - excess[runner_up] >= LEAD_MARGIN):
+        return _ROLE_OF_SHARE[leader]
     return "broad" if row["normalised_entropy"] >= BROAD_ENTROPY else "mixed"
 
 
@@ -236,32 +262,46 @@ def _head_pattern(row: pd.Series) -> str:
         return "block"
     if row["normalised_entropy"] >= BROAD_ENTROPY:
         return "heterogeneous"
-    if row["column_share"] >= MAJORITY:
+    columns, band = row["column_share"], row["local_share"]
+    above = {"columns": _excess(row, "column_share"), "band": _excess(row, "local_share")}
+    if columns >= MAJORITY and above["columns"] >= LEAD_MARGIN:
         return "vertical"
-    if row["local_share"] >= MAJORITY:
+    if band >= MAJORITY and above["band"] >= LEAD_MARGIN:
         return "diagonal"
-    if row["column_share"] + row["local_share"] >= MAJORITY:
+    if columns + band >= MAJORITY and above["columns"] + above["band"] >= LEAD_MARGIN:
         return "vertical+diagonal"
     return "heterogeneous"
 
 
 def _batch_measures(attentions: Sequence[torch.Tensor], masks: PositionMasks) -> torch.Tensor:
     """``[B, L, H, M + C]``: per text, the METRICS then the MEASURES, from L tensors ``[B, H, Q, K]``."""
+    measured = _shares_and_spread(attentions, masks)                  # [B, L, H, M + 8]
+    valid = masks.valid.float()                                       # [B, T]
+    uniform = (valid[:, None, :] * valid[:, :, None]) / valid.sum(dim=1)[:, None, None]  # [B, Q, K]
+    baseline = _shares_and_spread([uniform[:, None]], masks)[:, 0, 0]  # [B, M + 8], one "head"
+    columns = [*METRICS, *MEASURES[:8]]
+    picked = baseline[:, [columns.index(share) for share in UNIFORM_BASELINES]]  # [B, U]
+    n_layers, n_heads = measured.shape[1:3]
+    return torch.cat([measured, picked[:, None, None].expand(-1, n_layers, n_heads, -1)], dim=-1)
+
+
+def _shares_and_spread(attentions: Sequence[torch.Tensor], masks: PositionMasks) -> torch.Tensor:
+    """``[B, L, H, M + 8]``: the METRICS and the first eight MEASURES (all but the baselines)."""
     metrics = text_scores(attentions, masks, "all")                  # [B, L, H, M]
     from_cls = text_scores(attentions, masks, "cls")                  # [B, L, H, M]
     column = METRICS.index
-    log_length = masks.valid.sum(dim=1).double().log()[:, None, None]  # [B, 1, 1], ln n
+    lengths = masks.valid.sum(dim=1)                                  # [B], n
     local = metrics[..., column("self_share")] + metrics[..., column("prev_share")] \
         + metrics[..., column("next_share")]                          # [B, L, H]
     columns, far_within = _bucket_shares(attentions, masks)           # [B, L, H] each
     extra = torch.stack([
         local, columns, 1 - local - columns, far_within,
-        metrics[..., column("entropy")] / log_length,
+        normalised_entropy(metrics[..., column("entropy")], lengths),
         1 - from_cls[..., column("special_share")],
-        from_cls[..., column("entropy")] / log_length,
+        normalised_entropy(from_cls[..., column("entropy")], lengths),
         metrics[..., column("cross_segment_share")] / _even_cross_share(masks)[:, None, None],
-    ], dim=-1)                                                        # [B, L, H, C]
-    return torch.cat([metrics.double(), extra.double()], dim=-1)      # [B, L, H, M + C]
+    ], dim=-1)                                                        # [B, L, H, 8]
+    return torch.cat([metrics.double(), extra.double()], dim=-1)      # [B, L, H, M + 8]
 
 
 def _even_cross_share(masks: PositionMasks) -> torch.Tensor:
@@ -298,20 +338,6 @@ def _bucket_shares(attentions: Sequence[torch.Tensor], masks: PositionMasks
     return torch.stack(columns, dim=1), far_within                            # [B, L, H] each
 
 
-def _table(values: torch.Tensor) -> pd.DataFrame:
-    """Tidy (text, layer, head) rows from ``[N, L, H, M + C]``."""
-    n_texts, n_layers, n_heads, n_columns = values.shape
-    index = pd.MultiIndex.from_product([range(n_texts), range(n_layers), range(n_heads)],
-                                       names=["text", "layer", "head"])
-    flat = values.double().reshape(-1, n_columns).numpy()    # [N*L*H, M + C]
-    return pd.DataFrame(flat, index=index, columns=[*METRICS, *MEASURES]).reset_index()
-
-
-def _mean_over_texts(per_text: pd.DataFrame) -> pd.DataFrame:
-    """(text, layer, head) rows -> (layer, head) rows, every text weighted equally."""
-    return per_text.drop(columns="text").groupby(["layer", "head"], as_index=False).mean()
-
-
 def _check_columns(table, needed: Sequence[str], source: str) -> None:
     if not isinstance(table, pd.DataFrame):
         raise InputError(f"Expected a pandas DataFrame from bertlab.{source}, got "
@@ -321,3 +347,10 @@ def _check_columns(table, needed: Sequence[str], source: str) -> None:
         raise InputError(f"The table lacks the columns {missing}. Build it with "
                          f"bertlab.{source}(...) (a bertlab.corpus_scores table lacks the role "
                          "measures: use bertlab.head_measures instead).")
+
+
+#: The columns of `text_measures` and `head_measures` after ``layer`` and ``head``.
+ROLE_COLUMNS = (*METRICS, *MEASURES)
+#: `text_measures`' computation as a `bertlab.reduction.Measurement`, to share a pass with others.
+ROLE_MEASURES = Measurement("roles", ROLE_COLUMNS,
+                            lambda batch: _batch_measures(batch.attentions, batch.masks))

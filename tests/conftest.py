@@ -24,5 +24,5 @@ def tiny_lm(lm):
     config = BertConfig(vocab_size=lm.tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
                         num_attention_heads=4, intermediate_size=64, max_position_embeddings=128,
                         attn_implementation="eager")
-    return bertlab.wrap(BertModel(config), lm.tokenizer, name="tiny-random-bert")
+    return bertlab.wrap(BertModel(config).eval(), lm.tokenizer, name="tiny-random-bert")
 

@@ -7,14 +7,15 @@ Book chapter: "Does information really flow into [CLS] and [SEP]?".
 * `ablation`: switch heads off, or cut their attention to [SEP]/[CLS], and measure the change;
 * `gradients`: how much a classifier's loss reacts to the attention on [CLS]/[SEP]
   (Clark et al. 2019);
-* `internals` and `batches`: where the attention sub-layer sits in the model, and batches
-  encoded exactly as `bertlab.extract` encodes them.
+* `labels`: the class labels these analyses take, checked.
+
+Where the attention sub-layer sits inside a model is `bertlab.internals` (re-exported here).
 """
 
 from .ablation import (KEY_SETS, AblationEffect, Head, ablate_heads, heads_ablated, random_heads,
                        top_heads)
 from .gradients import GRADIENT_KEY_SETS, attention_gradients, untrained_classifier
-from .internals import AttentionParts, attention_parts, capture_attention_inputs
+from ..internals import AttentionParts, attention_parts, capture_attention_inputs
 from .norms import (contributions, corpus_norm_scores, iter_norm_batches, norm_attention,
                     norm_scores, value_vectors)
 from .rollout import RESIDUAL_SHARE, cls_rollout, rollout

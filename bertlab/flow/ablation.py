@@ -39,10 +39,10 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
-from ..extraction import iter_encoded
+from ..extraction import check_corpus, iter_encoded
 from ..loading import LoadedModel, load  # noqa: F401  (load is used by the doctest above)
-from .labels import checked_labels
-from .internals import attention_parts
+from .labels import classifier_labels
+from ..internals import attention_parts
 
 __all__ = ["KEY_SETS", "Head", "heads_ablated", "AblationEffect", "ablate_heads", "top_heads",
            "random_heads"]
@@ -182,12 +182,14 @@ def ablate_heads(lm: LoadedModel, texts: Sequence[str], heads: Iterable[Head],
     if keys is not None and keys not in KEY_SETS:
         raise InputError(f"keys must be None (switch the heads off) or one of {KEY_SETS}, "
                          f"got {keys!r}. An empty key set would ablate nothing.")
-    labels = checked_labels(lm, texts, labels)
+    texts, pairs = check_corpus(texts, pairs)
+    labels = classifier_labels(lm, texts, labels)
     sums = dict.fromkeys(("cosine", "relative", "kl", "flips", "correct_before",
                           "correct_after"), 0.0)
     n_texts = 0
-    for start, inputs, masks in iter_encoded(lm, texts, pairs, batch_size=batch_size,
-                                             progress=progress, desc="ablation"):
+    for batch in iter_encoded(lm, texts, pairs, batch_size=batch_size, progress=progress,
+                              desc="ablation", sort_by_length=True):
+        inputs, masks = batch.inputs, batch.masks
         before = _run(lm, inputs, masks)
         with heads_ablated(lm, heads, None if keys is None else getattr(masks, keys)):
             after = _run(lm, inputs, masks)
@@ -199,7 +201,7 @@ def ablate_heads(lm: LoadedModel, texts: Sequence[str], heads: Iterable[Head],
                                          reduction="sum"))
             sums["flips"] += float((before.predicted != after.predicted).sum())
             if labels is not None:
-                batch_labels = labels[start:start + len(before.predicted)]
+                batch_labels = labels[batch.indices]
                 sums["correct_before"] += float((before.predicted == batch_labels).sum())
                 sums["correct_after"] += float((after.predicted == batch_labels).sum())
         n_texts += len(before.cls)

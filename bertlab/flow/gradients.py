@@ -27,8 +27,9 @@ from transformers import AutoModelForSequenceClassification
 
 from ..errors import UnsupportedModelError
 from ..loading import LoadedModel, wrap
-from ..extraction import iter_encoded
-from .labels import checked_labels
+from ..extraction import check_corpus, iter_encoded
+from ..reduction import Accumulator, tidy
+from .labels import classifier_labels
 
 __all__ = ["GRADIENT_KEY_SETS", "attention_gradients", "untrained_classifier"]
 
@@ -38,34 +39,35 @@ GRADIENT_KEY_SETS = ("cls_gradient", "sep_gradient", "other_gradient")
 
 def attention_gradients(lm: LoadedModel, texts: Sequence[str], labels: Sequence[int],
                         pairs: Sequence[str] | None = None, *, batch_size: int = 16,
-                        progress: bool = True) -> pd.DataFrame:
+                        progress: bool = True, per_text: bool = False) -> pd.DataFrame:
     """Mean ``|∂ loss / ∂ α|`` per (layer, head) for attention to [CLS], [SEP] and other tokens.
 
     The loss is the classifier's cross-entropy of each text's label. Columns: ``layer``, ``head``
-    (0-based), then `GRADIENT_KEY_SETS`. Average over heads with `bertlab.layer_means`.
+    (0-based), then `GRADIENT_KEY_SETS`; with ``per_text=True`` one row per (text, layer, head)
+    instead of the mean over texts. Average over heads with `bertlab.layer_means`.
     """
     if not lm.has_classifier:
         raise UnsupportedModelError(
             f"{lm.name} has no classification head, so there is no loss to take gradients of "
             "(the embedded model has no masked-LM head either). Use a classifier, e.g. "
             "bertlab.zoo.load('healthy', seed=0).")
-    labels = checked_labels(lm, texts, labels)
-    total = torch.zeros(lm.n_layers, lm.n_heads, len(GRADIENT_KEY_SETS), dtype=torch.float64)
-    for start, inputs, masks in iter_encoded(lm, texts, pairs, batch_size=batch_size,
-                                             progress=progress, desc="gradients"):
-        gradients = _loss_gradients(lm, inputs, labels[start:start + len(masks.valid)])
+    texts, pairs = check_corpus(texts, pairs)
+    labels = classifier_labels(lm, texts, labels)
+    values = Accumulator(len(texts), keep_texts=per_text)
+    for batch in iter_encoded(lm, texts, pairs, batch_size=batch_size, progress=progress,
+                              desc="gradients", sort_by_length=True):
+        masks = batch.masks
+        gradients = _loss_gradients(lm, batch.inputs, labels[batch.indices])
         ordinary = masks.valid & ~masks.special                                   # [B, K]
         key_sets = torch.stack([masks.cls, masks.sep, ordinary], dim=-1).double()  # [B, K, S]
         pair_counts = masks.valid.double().sum(1)[:, None] * key_sets.sum(1)       # [B, S]
-        for layer, gradient in enumerate(gradients):                               # [B, H, Q, K]
+        per_layer = []
+        for gradient in gradients:                                                 # [B, H, Q, K]
             magnitude = gradient.abs().double() * masks.valid[:, None, :, None]    # real queries
             per_set = torch.einsum("bhqk,bks->bhs", magnitude, key_sets)           # [B, H, S]
-            total[layer] += (per_set / pair_counts[:, None, :].clamp_min(1)).sum(dim=0)  # [H, S]
-    values = total / len(labels)                                                   # [L, H, S]
-    index = pd.MultiIndex.from_product([range(lm.n_layers), range(lm.n_heads)],
-                                       names=["layer", "head"])
-    flat = values.reshape(-1, len(GRADIENT_KEY_SETS)).numpy()                      # [L*H, S]
-    return pd.DataFrame(flat, index=index, columns=list(GRADIENT_KEY_SETS)).reset_index()
+            per_layer.append(per_set / pair_counts[:, None, :].clamp_min(1))       # [B, H, S]
+        values.add(batch.indices, torch.stack(per_layer, dim=1))                   # [B, L, H, S]
+    return tidy(values.result(), GRADIENT_KEY_SETS)
 
 
 def _loss_gradients(lm: LoadedModel, inputs: dict[str, torch.Tensor], labels: torch.Tensor
@@ -99,6 +101,6 @@ def untrained_classifier(lm: LoadedModel, n_labels: int = 2, seed: int = 0) -> L
     config = copy.deepcopy(lm.model.config)
     config.num_labels = n_labels
     torch.manual_seed(seed)
-    model = AutoModelForSequenceClassification.from_config(config)
+    model = AutoModelForSequenceClassification.from_config(config).eval()
     model.base_model.load_state_dict(lm.model.base_model.state_dict())
     return wrap(model, lm.tokenizer, name=f"{lm.name} + untrained head (seed {seed})")

@@ -32,13 +32,14 @@ from collections.abc import Iterator, Sequence
 import pandas as pd
 import torch
 
-from ..extraction import Attention, PositionMasks, extract, iter_batches
+from ..extraction import Attention, PositionMasks, extract, iter_encoded, run_forward
+from ..internals import AttentionParts, attention_parts, capture_attention_inputs
 from ..loading import LoadedModel, load  # noqa: F401  (load is used by the doctest above)
-from ..metrics import METRICS, score, scores_table, text_scores
-from .internals import AttentionParts, attention_parts, capture_attention_inputs
+from ..metrics import METRICS, score, score_measurement, scores_table, text_scores
+from ..reduction import Measurement, run_pass
 
 __all__ = ["value_vectors", "contributions", "norm_attention", "norm_scores",
-           "iter_norm_batches", "corpus_norm_scores"]
+           "iter_norm_batches", "norm_measurement", "corpus_norm_scores"]
 
 # A row of contributions sums to at least this before it is divided by its sum; it only guards
 # padded query rows (which are never scored) against 0/0.
@@ -114,25 +115,35 @@ def iter_norm_batches(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str
     """Like `bertlab.extraction.iter_batches`, with normalised contributions instead of weights.
 
     Yields ``(distributions, masks)``: one ``[B, H, Q, K]`` tensor per layer (rows of real queries
-    sum to 1; padded keys get 0) and the batch's `PositionMasks`.
+    sum to 1; padded keys get 0) and the batch's `PositionMasks`, in corpus order.
     """
     parts = attention_parts(lm)
-    with capture_attention_inputs(lm) as inputs:
-        for attentions, masks, _ in iter_batches(lm, texts, pairs, batch_size=batch_size,
-                                                 progress=progress):
-            yield tuple(_as_distribution(_contribution_norms(p, x, a))   # [B, H, Q, K]
-                        for p, x, a in zip(parts, inputs, attentions)), masks
+    for batch in iter_encoded(lm, texts, pairs, batch_size=batch_size, progress=progress,
+                              desc="norms"):
+        outputs = run_forward(lm, batch, attention_inputs=True)
+        yield _distributions(parts, outputs), batch.masks
+
+
+def norm_measurement(lm: LoadedModel, queries: str = "all") -> Measurement:
+    """`norm_scores` per text as a `bertlab.reduction.Measurement` (to share a pass)."""
+    parts, base = attention_parts(lm), score_measurement(queries)
+    return Measurement(f"norm_{base.name}", METRICS, needs_attention_inputs=True,
+                       compute=lambda batch: text_scores(_distributions(parts, batch.outputs),
+                                                         batch.masks, queries))
 
 
 def corpus_norm_scores(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | None = None,
                        batch_size: int = 32, progress: bool = True, *, queries: str = "all"
                        ) -> pd.DataFrame:
     """`norm_scores` averaged over a corpus, every text weighted equally (as `corpus_scores`)."""
-    total = torch.zeros(lm.n_layers, lm.n_heads, len(METRICS), dtype=torch.float64)  # [L, H, M]
-    n_texts = 0
-    for distributions, masks in iter_norm_batches(lm, texts, pairs, batch_size=batch_size,
-                                                  progress=progress):
-        total += text_scores(distributions, masks, queries).double().sum(dim=0)     # [L, H, M]
-        n_texts += masks.valid.shape[0]
-    return scores_table(total / n_texts)
+    measurement = norm_measurement(lm, queries)
+    result = run_pass(lm, texts, [measurement], pairs=pairs, batch_size=batch_size,
+                      progress=progress, desc="norms")
+    return scores_table(result.values[measurement.name])
 
+
+def _distributions(parts: list[AttentionParts], outputs) -> tuple[torch.Tensor, ...]:
+    """Normalised contributions, one ``[B, H, Q, K]`` tensor per layer, from a forward pass that
+    recorded its attention inputs."""
+    return tuple(_as_distribution(_contribution_norms(p, x, a))
+                 for p, x, a in zip(parts, outputs.attention_inputs, outputs.attentions))

@@ -35,7 +35,7 @@ def tiny_config(lm, n_layers: int, **extra) -> BertConfig:
 def tiny_classifier(lm):
     """A 2-layer random BERT with a random 2-class head (the loss is what matters here)."""
     torch.manual_seed(1)
-    model = BertForSequenceClassification(tiny_config(lm, 2, num_labels=2))
+    model = BertForSequenceClassification(tiny_config(lm, 2, num_labels=2)).eval()
     return bertlab.wrap(model, lm.tokenizer, name="tiny-random-classifier")
 
 
@@ -129,7 +129,7 @@ def test_rollout_rows_sum_to_one_and_shapes(lm):
 
 def test_rollout_of_one_layer_is_plain_residual_attention(lm):
     torch.manual_seed(2)
-    one_layer = bertlab.wrap(BertModel(tiny_config(lm, 1)), lm.tokenizer, name="one-layer")
+    one_layer = bertlab.wrap(BertModel(tiny_config(lm, 1)).eval(), lm.tokenizer, name="one-layer")
     att = bertlab.extract(one_layer, *PAIR)
     mean = att.weights[0].mean(dim=0)                                   # [Q, K]
     plain = 0.5 * mean + 0.5 * torch.eye(att.n_tokens)

@@ -64,10 +64,12 @@ def test_rank_correlation_of_known_series():
 
 def test_bad_input_gets_a_clear_error(lm, small_split):
     train, test = small_split
-    with pytest.raises(InputError, match="'text' and 'label'"):
+    with pytest.raises(InputError, match="text and label"):
         probing.probe_layers(lm, train.drop(columns="label"), test)
-    with pytest.raises(InputError, match="one label"):
+    with pytest.raises(InputError, match="only 1 distinct label"):
         probing.probe_layers(lm, train[train["label"] == 1], test)
+    with pytest.raises(InputError, match="class ids"):
+        probing.probe_layers(lm, train.assign(label="positive"), test)
     with pytest.raises(InputError, match="no rows"):
         probing.probe_layers(lm, train, test.iloc[:0])
     with pytest.raises(InputError, match="C must be"):

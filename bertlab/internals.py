@@ -1,6 +1,7 @@
 """Where the attention sub-layer lives inside a BERT-style model, and how to watch its input.
 
-Book chapter: "Does information really flow into [CLS] and [SEP]?".
+Book chapter: "Does information really flow into [CLS] and [SEP]?". Used by `bertlab.flow` and by
+`bertlab.reduction` (a measurement that needs the vectors each layer's attention reads).
 
 The analyses of `bertlab.flow` need more than the attention weights: the vectors each head mixes
 (its value vectors, projected by the head's slice of the output matrix). For encoder layer ``l``
@@ -29,8 +30,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..errors import UnsupportedModelError
-from ..loading import LoadedModel, load  # noqa: F401  (load is used by the doctest above)
+from .errors import UnsupportedModelError
+from .loading import LoadedModel, load  # noqa: F401  (load is used by the doctest above)
 
 __all__ = ["AttentionParts", "attention_parts", "capture_attention_inputs"]
 
