@@ -52,7 +52,7 @@ test-quick: venv
 	$(BIN)/python -m pytest -m "not zoo and not book and not course"
 
 bench: venv
-	$(BIN)/python bench/core_vs_forward.py
+	$(BIN)/python -m bench.core_vs_forward
 
 exercises: venv
 	$(BIN)/python scripts/release_exercises.py

@@ -1,4 +1,4 @@
-"""Score attention: one number per (layer, head) for each metric of DESIGN.md.
+"""Score attention: one number per (layer, head) for each metric below.
 
 Book chapters: "Extracting and reading attention", "[CLS] as aggregator", "[SEP] and boundaries".
 

@@ -44,10 +44,6 @@ def test_checks_agree_with_their_evidence(lm, real_checks):
     assert c9.conditions[1].value == pytest.approx(abs(d))
 
 
-def test_evidence_is_computed_once_per_model(lm, real_checks):
-    assert attention.evidence(lm) is attention.evidence(lm)
-
-
 def test_records_round_trip(real_checks, tmp_path):
     for check in real_checks:
         record(check, tmp_path)

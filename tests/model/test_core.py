@@ -52,7 +52,7 @@ def test_weights_are_float32_cpu_rows_summing_to_one(lm):
 
 
 def direct_scores(lm, text, text_pair=None):
-    """The DESIGN.md metrics, computed independently with plain loops over the model's output."""
+    """The metrics of ../shared/DESIGN.md, computed independently with plain loops over the model's output."""
     encoding = lm.tokenizer(text, text_pair, return_tensors="pt")
     with torch.no_grad():
         attentions = lm.model(**encoding, output_attentions=True).attentions
@@ -129,7 +129,7 @@ def test_corpus_scores_from_cls_match_single_scores(lm):
 
 
 def test_the_embedded_model_piles_attention_on_cls_in_middle_layers(lm):
-    """The phenomenon the course is about is present (DESIGN.md: 0.5-0.65 in layers 2-5)."""
+    """The phenomenon the course is about is present (../shared/DESIGN.md: 0.5-0.65 in layers 2-5)."""
     means = bertlab.layer_means(bertlab.corpus_scores(lm, CORPUS, PAIRS, progress=False))
     assert means["cls_share"].max() > 0.4
     assert means["cls_share"].iloc[0] < means["cls_share"].max()

@@ -151,12 +151,12 @@ def test_labelled_data_needs_a_classification_head(lm):
 
 
 @pytest.mark.parametrize("labelled, message", [
-    (pd.DataFrame({"text": ["good", "bad"], "label": [1, 2]}), "labels the classifier does not know"),
-    (pd.DataFrame({"text": ["good", "bad"], "label": [1, -1]}), "labels the classifier does not know"),
-    (pd.DataFrame({"text": ["good", "bad"], "label": ["pos", "neg"]}), "does not know"),
-    (pd.DataFrame({"text": ["good", "bad"], "label": [0.5, 1]}), "does not know"),
+    (pd.DataFrame({"text": ["good", "bad"], "label": [1, 2]}), "class ids 0 to 1"),
+    (pd.DataFrame({"text": ["good", "bad"], "label": [1, -1]}), "class ids 0 to 1"),
+    (pd.DataFrame({"text": ["good", "bad"], "label": ["pos", "neg"]}), "class ids"),
+    (pd.DataFrame({"text": ["good", "bad"], "label": [0.5, 1]}), "class ids"),
     (pd.DataFrame({"sentence": ["good"], "label": [1]}), "lacks the column"),
-    (pd.DataFrame({"text": [], "label": []}), "empty"),
+    (pd.DataFrame({"text": [], "label": []}), "no rows"),
     (pd.DataFrame({"text": ["good", " "], "label": [1, 0]}), "empty or only whitespace"),
     ([("good", 1)], "must be a pandas DataFrame"),
 ])
@@ -180,10 +180,13 @@ def test_bad_texts_and_base_get_clear_errors(lm, tiny_lm):
 def test_diagnose_does_not_change_its_inputs(lm):
     classifier = _random_classifier(lm)
     labelled = pd.DataFrame({"text": ["good", "bad"], "label": [1, 0], "extra": [1, 2]})
-    before = labelled.copy()
-    bertlab.diagnose(classifier, labelled=labelled)
+    before, weights = labelled.copy(), classifier.model.classifier.weight.clone()
+    for training in (True, False):
+        classifier.model.train(training)
+        bertlab.diagnose(classifier, labelled=labelled)
+        assert classifier.model.training == training      # measured in eval mode, mode restored
     pd.testing.assert_frame_equal(labelled, before)
-    assert not classifier.model.training
+    assert torch.equal(classifier.model.classifier.weight, weights)
 
 
 def test_no_attention_signal_splits_healthy_from_overfit_models():
