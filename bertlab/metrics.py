@@ -34,14 +34,15 @@ from .extraction import Attention, PositionMasks, extract  # noqa: F401  (extrac
 from .loading import LoadedModel, load  # noqa: F401  (load is used by the doctest above)
 from .reduction import Measurement, run_pass, tidy
 
-__all__ = ["METRICS", "QUERY_SETS", "SCORES", "SCORES_FROM_CLS", "score", "corpus_scores",
+__all__ = ["METRICS", "QUERY_SETS", "SCORES", "SCORES_FROM_CLS", "SCORES_FROM_CONTENT", "score", "corpus_scores",
            "layer_means", "text_scores", "scores_table", "normalised_entropy", "score_measurement"]
 
 METRICS = ("cls_share", "sep_share", "special_share", "punct_share", "self_share", "prev_share",
            "next_share", "entropy", "cross_segment_share")
 
-#: Which query rows a text's value averages: every real position, or the [CLS] row alone.
-QUERY_SETS = ("all", "cls")
+#: Which query rows a text's value averages: every real position, the [CLS] row alone, or the
+#: rows of the ordinary (content) tokens, the tokens the tokenizer did not add.
+QUERY_SETS = ("all", "cls", "content")
 
 
 def score(att: Attention, *, queries: str = "all") -> pd.DataFrame:
@@ -83,7 +84,8 @@ def text_scores(attentions: Sequence[torch.Tensor], masks: PositionMasks, querie
     """
     if queries not in QUERY_SETS:
         raise InputError(f"queries must be one of {QUERY_SETS}, got {queries!r}.")
-    query_mask = masks.valid if queries == "all" else masks.cls  # [B, Q]
+    query_mask = {"all": masks.valid, "cls": masks.cls,
+                  "content": masks.valid & ~masks.special}[queries]  # [B, Q]
     weight = query_mask.float() / query_mask.sum(dim=1, keepdim=True)  # [B, Q], rows sum to 1
     per_layer = [torch.einsum("bhqm,bq->bhm", _row_metrics(a, masks), weight) for a in attentions]
     return torch.stack(per_layer, dim=1)  # [B, L, H, M]
@@ -130,7 +132,7 @@ def score_measurement(queries: str = "all") -> Measurement:
     """`METRICS` of the chosen query rows as a `bertlab.reduction.Measurement`."""
     if queries not in QUERY_SETS:
         raise InputError(f"queries must be one of {QUERY_SETS}, got {queries!r}.")
-    return SCORES if queries == "all" else SCORES_FROM_CLS
+    return {"all": SCORES, "cls": SCORES_FROM_CLS, "content": SCORES_FROM_CONTENT}[queries]
 
 
 #: `METRICS` of every query row, per text (what `corpus_scores` averages).
@@ -138,3 +140,6 @@ SCORES = Measurement("scores", METRICS, lambda batch: text_scores(batch.attentio
 #: `METRICS` of the [CLS] query row alone (attention *from* [CLS]), per text.
 SCORES_FROM_CLS = Measurement("scores_from_cls", METRICS,
                               lambda batch: text_scores(batch.attentions, batch.masks, "cls"))
+#: `METRICS` of the ordinary tokens' rows (attention *from* the content tokens), per text.
+SCORES_FROM_CONTENT = Measurement("scores_from_content", METRICS,
+                                  lambda batch: text_scores(batch.attentions, batch.masks, "content"))

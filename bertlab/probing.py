@@ -43,7 +43,8 @@ from .labels import checked_labelled
 from .loading import LoadedModel, load  # noqa: F401  (load is used by the doctest above)
 from .reduction import Accumulator
 
-__all__ = ["PROBE_C", "PROBE_SEED", "layer_vectors", "probe_layers", "rank_correlation"]
+__all__ = ["PROBE_C", "PROBE_SEED", "layer_vectors", "probe_layers", "probe_correctness",
+           "rank_correlation"]
 
 #: Inverse regularisation strength of every probe, fixed so that no layer gets its own tuning:
 #: scikit-learn's default, on standardised features.
@@ -82,6 +83,23 @@ def probe_layers(lm: LoadedModel, train: pd.DataFrame | None = None,
     reviews' ``train`` and ``test`` splits. ``majority_rate`` is the accuracy of always answering
     the most common train label: the chance level to beat.
     """
+    correct = probe_correctness(lm, train, test, C=C, batch_size=batch_size, progress=progress)
+    train = load_reviews("train") if train is None else train
+    test = load_reviews("test") if test is None else test
+    majority = train["label"].mode().iloc[0]
+    accuracy = correct.groupby("layer", as_index=False)[["cls_correct", "mean_correct"]].mean()
+    return accuracy.rename(columns={"cls_correct": "cls_accuracy",
+                                    "mean_correct": "mean_accuracy"}).assign(
+        majority_rate=float(np.mean(test["label"].to_numpy() == majority)),
+        n_train=len(train), n_test=len(test))
+
+
+def probe_correctness(lm: LoadedModel, train: pd.DataFrame | None = None,
+                      test: pd.DataFrame | None = None, *, C: float = PROBE_C,
+                      batch_size: int = 32, progress: bool = False) -> pd.DataFrame:
+    """Whether each probe gets each held-out text right: one row per (text, layer), columns
+    ``cls_correct`` and ``mean_correct`` (0 or 1); ``text`` indexes `test`. The accuracies of
+    `probe_layers` are their means; kept per text, they give intervals by resampling the texts."""
     train = load_reviews("train") if train is None else checked_labelled(train, what="train",
                                                                             min_classes=2)
     test = load_reviews("test") if test is None else checked_labelled(test, what="test")
@@ -92,17 +110,13 @@ def probe_layers(lm: LoadedModel, train: pd.DataFrame | None = None,
     test_cls, test_mean = layer_vectors(lm, test["text"].tolist(), batch_size=batch_size,
                                         progress=progress)
     y_train, y_test = train["label"].to_numpy(), test["label"].to_numpy()
-    majority = train["label"].mode().iloc[0]
     rows = []
     for layer in range(lm.n_layers):
-        rows.append({
-            "layer": layer,
-            "cls_accuracy": _probe_accuracy(train_cls[:, layer], y_train, test_cls[:, layer], y_test, C),
-            "mean_accuracy": _probe_accuracy(train_mean[:, layer], y_train, test_mean[:, layer], y_test, C),
-            "majority_rate": float(np.mean(y_test == majority)),
-            "n_train": len(train), "n_test": len(test),
-        })
-    return pd.DataFrame(rows)
+        cls_right = _probe_correct(train_cls[:, layer], y_train, test_cls[:, layer], y_test, C)
+        mean_right = _probe_correct(train_mean[:, layer], y_train, test_mean[:, layer], y_test, C)
+        rows.append(pd.DataFrame({"text": range(len(test)), "layer": layer,
+                                  "cls_correct": cls_right, "mean_correct": mean_right}))
+    return pd.concat(rows, ignore_index=True).sort_values(["text", "layer"], ignore_index=True)
 
 
 def rank_correlation(x: Sequence[float], y: Sequence[float]) -> tuple[float, float, int]:
@@ -126,10 +140,11 @@ def rank_correlation(x: Sequence[float], y: Sequence[float]) -> tuple[float, flo
     return float(result.statistic), float(result.pvalue), len(x)
 
 
-def _probe_accuracy(x_train: torch.Tensor, y_train: np.ndarray, x_test: torch.Tensor,
-                    y_test: np.ndarray, C: float) -> float:
-    """Held-out accuracy of a standardised logistic regression; x is ``[N, D]``."""
+def _probe_correct(x_train: torch.Tensor, y_train: np.ndarray, x_test: torch.Tensor,
+                   y_test: np.ndarray, C: float) -> np.ndarray:
+    """``[N_test]`` 1.0 where a standardised logistic regression fitted on the train vectors
+    (``[N, D]``) predicts the held-out label, else 0.0."""
     probe = make_pipeline(StandardScaler(),
                           LogisticRegression(C=C, max_iter=2000, random_state=PROBE_SEED))
     probe.fit(x_train.numpy(), y_train)
-    return float(probe.score(x_test.numpy(), y_test))
+    return (probe.predict(x_test.numpy()) == y_test).astype(float)

@@ -22,7 +22,9 @@ text: the ``uniform_<share>`` columns (`UNIFORM_BASELINES`). On a six-token text
 token and its two neighbours already holds about 0.4 of uniform attention, so a local share of
 0.4 there says nothing; ``<share> - uniform_<share>``, the *excess*, is what the rules read. ``cls_out_share`` and ``cls_row_entropy``
 describe the [CLS] row alone (attention *from* [CLS]): its share on ordinary (non-special)
-tokens, and its normalised entropy. On sentence pairs, ``cross_segment_lift`` is the
+tokens, and its normalised entropy; ``content_cls_share`` is the [CLS] share of the ordinary
+tokens' rows alone (attention *to* [CLS] from the words, without [CLS]'s and [SEP]'s own rows).
+On sentence pairs, ``cross_segment_lift`` is the
 ``cross_segment_share`` divided by the share that evenly spread attention would send across the
 border (which depends on the two sentences' lengths): 1 means attention is blind to the border,
 below 1 means it stays in its own sentence (NaN for single sentences).
@@ -103,10 +105,10 @@ BLOCK_WITHIN = 0.8
 #: The shares whose value under uniform attention on the same text `text_measures` reports, as
 #: ``uniform_<share>``: the baseline every rule and claim compares a share with.
 UNIFORM_BASELINES = ("local_share", "column_share", "cls_share", "sep_share", "special_share",
-                     "cls_out_share")
+                     "cls_out_share", "content_cls_share")
 #: The extra per-head measures `text_measures` adds to `bertlab.METRICS`.
 MEASURES = ("local_share", "column_share", "far_share", "far_within_share", "normalised_entropy",
-            "cls_out_share", "cls_row_entropy", "cross_segment_lift",
+            "cls_out_share", "cls_row_entropy", "cross_segment_lift", "content_cls_share",
             *(f"uniform_{share}" for share in UNIFORM_BASELINES))
 #: The columns of `layer_profile`, one signal each, with the baselines the layer rules need.
 PROFILE_COLUMNS = ("local_share", "cls_share", "sep_share", "punct_share", "normalised_entropy",
@@ -275,20 +277,21 @@ def _head_pattern(row: pd.Series) -> str:
 
 def _batch_measures(attentions: Sequence[torch.Tensor], masks: PositionMasks) -> torch.Tensor:
     """``[B, L, H, M + C]``: per text, the METRICS then the MEASURES, from L tensors ``[B, H, Q, K]``."""
-    measured = _shares_and_spread(attentions, masks)                  # [B, L, H, M + 8]
+    measured = _shares_and_spread(attentions, masks)                  # [B, L, H, M + 9]
     valid = masks.valid.float()                                       # [B, T]
     uniform = (valid[:, None, :] * valid[:, :, None]) / valid.sum(dim=1)[:, None, None]  # [B, Q, K]
-    baseline = _shares_and_spread([uniform[:, None]], masks)[:, 0, 0]  # [B, M + 8], one "head"
-    columns = [*METRICS, *MEASURES[:8]]
+    baseline = _shares_and_spread([uniform[:, None]], masks)[:, 0, 0]  # [B, M + 9], one "head"
+    columns = [*METRICS, *MEASURES[:9]]
     picked = baseline[:, [columns.index(share) for share in UNIFORM_BASELINES]]  # [B, U]
     n_layers, n_heads = measured.shape[1:3]
     return torch.cat([measured, picked[:, None, None].expand(-1, n_layers, n_heads, -1)], dim=-1)
 
 
 def _shares_and_spread(attentions: Sequence[torch.Tensor], masks: PositionMasks) -> torch.Tensor:
-    """``[B, L, H, M + 8]``: the METRICS and the first eight MEASURES (all but the baselines)."""
+    """``[B, L, H, M + 9]``: the METRICS and the first nine MEASURES (all but the baselines)."""
     metrics = text_scores(attentions, masks, "all")                  # [B, L, H, M]
     from_cls = text_scores(attentions, masks, "cls")                  # [B, L, H, M]
+    from_content = text_scores(attentions, masks, "content")          # [B, L, H, M]
     column = METRICS.index
     lengths = masks.valid.sum(dim=1)                                  # [B], n
     local = metrics[..., column("self_share")] + metrics[..., column("prev_share")] \
@@ -300,8 +303,9 @@ def _shares_and_spread(attentions: Sequence[torch.Tensor], masks: PositionMasks)
         1 - from_cls[..., column("special_share")],
         normalised_entropy(from_cls[..., column("entropy")], lengths),
         metrics[..., column("cross_segment_share")] / _even_cross_share(masks)[:, None, None],
-    ], dim=-1)                                                        # [B, L, H, 8]
-    return torch.cat([metrics.double(), extra.double()], dim=-1)      # [B, L, H, M + 8]
+        from_content[..., column("cls_share")],
+    ], dim=-1)                                                        # [B, L, H, 9]
+    return torch.cat([metrics.double(), extra.double()], dim=-1)      # [B, L, H, M + 9]
 
 
 def _even_cross_share(masks: PositionMasks) -> torch.Tensor:

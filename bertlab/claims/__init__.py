@@ -1,101 +1,235 @@
-"""Claims of the seed document, each decided by numbers computed on a real model.
+"""Claims of the seed document, each decided by numbers computed on a real model, with their
+uncertainty.
 
-Book chapter: "Claims scorecard". A `ClaimCheck` holds a claim's id, its statement and the
-`Condition`s that make it up, each with its measured value and threshold. The verdict follows
-from the conditions by one rule for every claim:
+Book chapter: "Claims scorecard". A `ClaimCheck` holds a claim's id, its statement, its
+*premises* (what must be true of the model for the claim to be testable at all) and the
+*conditions* that make the claim up. Each `Condition` compares a measured value with a threshold
+and carries the value's 95 % interval (`bertlab.claims.uncertainty`). A condition is
 
-* **holds**: every condition is met;
-* **holds in part**: some, not all, are met;
-* **does not hold**: none is met.
+* **met** when its whole interval lies on the threshold's passing side,
+* **not met** when its whole interval lies on the failing side,
+* **undecided** when the interval contains the threshold.
+
+One rule turns premises and conditions into the verdict, for every claim (`verdict_of`):
+
+1. a check that cannot run on this model (it needs the zoo fine-tuned from another model), or
+   whose premise is not met, is **not testable** on this model; a premise that is undecided
+   makes the verdict **undecided**;
+2. otherwise every way of settling the undecided conditions is tried: if they all give the same
+   plain verdict — **holds** (every condition met), **holds in part** (some met, some not:
+   `ClaimCheck.part` names the met ones) or **does not hold** (none met) — that is the verdict;
+   if they give different ones, the verdict is **undecided**.
+
+`ClaimCheck.fragile` lists every threshold that, moved by −20 % or +20 %, changes the verdict.
 
 A chapter builds its checks, shows them, and `record`s them as JSON at build time, so a test can
 re-derive every verdict from its numbers and compare it with what the rendered pages say.
 
->>> check = ClaimCheck("C0", "An example.", "intro",
-...                    (Condition("x is large", 0.7, ">=", 0.5), Condition("y is small", 0.9, "<=", 0.2)))
->>> check.verdict
-'holds in part'
+>>> check = ClaimCheck("C0", "An example.", "intro", (
+...     Condition("x is large", 0.7, ">=", 0.5, low=0.6, high=0.8),
+...     Condition("y is small", 0.9, "<=", 0.2, low=0.85, high=0.95)))
+>>> check.verdict, check.part
+('holds in part', ('x is large',))
+>>> Condition("z", 0.51, ">=", 0.5, low=0.45, high=0.57).met is None     # straddles: undecided
+True
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import operator
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import torch
+
 from ..errors import InputError
+from .uncertainty import Estimate
 
-__all__ = ["Condition", "ClaimCheck", "VERDICTS", "record", "load_records", "records_dir"]
+__all__ = ["Condition", "ClaimCheck", "VERDICTS", "PLAIN_VERDICTS", "THRESHOLD_MOVES",
+           "verdict_of", "record", "load_records", "records_dir", "condition",
+           "built_from_zoo_base", "zoo_base"]
 
-VERDICTS = ("holds", "holds in part", "does not hold")
+#: Every verdict a check can get.
+VERDICTS = ("holds", "holds in part", "does not hold", "undecided", "not testable")
+#: The verdicts of decided conditions.
+PLAIN_VERDICTS = VERDICTS[:3]
+#: How far each threshold is moved to test a verdict's robustness: by −20 % and by +20 %.
+THRESHOLD_MOVES = (0.8, 1.2)
 
 _OPERATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 
 
 @dataclass(frozen=True)
 class Condition:
-    """One measurable part of a claim: ``value <op> threshold``, with a sentence saying what it is."""
+    """One measurable part of a claim: ``value <op> threshold``, with the value's interval
+    ``[low, high]`` and how it was obtained (`method`)."""
 
     text: str
     value: float
     op: str
     threshold: float
+    low: float | None = None
+    high: float | None = None
+    method: str = "exact"
 
     def __post_init__(self):
         # Plain floats, so numpy / torch scalars record as JSON and compare the same everywhere.
-        object.__setattr__(self, "value", float(self.value))
-        object.__setattr__(self, "threshold", float(self.threshold))
+        for name in ("value", "threshold", "low", "high"):
+            number = getattr(self, name)
+            object.__setattr__(self, name, self.value if number is None else float(number))
         if self.op not in _OPERATORS:
             raise InputError(f"Condition op must be one of {sorted(_OPERATORS)}, got {self.op!r}.")
-        if self.value != self.value:  # NaN
-            raise InputError(f"Condition {self.text!r} has a NaN value: it cannot decide anything.")
+        if self.value != self.value or self.low != self.low or self.high != self.high:  # NaN
+            raise InputError(f"Condition {self.text!r} has a NaN value or interval: it cannot "
+                             "decide anything.")
+        if not self.low <= self.value <= self.high:
+            raise InputError(f"Condition {self.text!r}: its value {self.value} lies outside its "
+                             f"interval [{self.low}, {self.high}].")
 
     @property
-    def met(self) -> bool:
-        return bool(_OPERATORS[self.op](self.value, self.threshold))
+    def met(self) -> bool | None:
+        """True / False when the whole interval is on one side of the threshold, else None."""
+        passes = _OPERATORS[self.op]
+        low_passes, high_passes = passes(self.low, self.threshold), passes(self.high, self.threshold)
+        return low_passes if low_passes == high_passes else None
+
+    def with_threshold(self, threshold: float) -> Condition:
+        return replace(self, threshold=threshold)
 
     def __str__(self) -> str:
-        mark = "✓" if self.met else "✗"
-        return f"{mark} {self.text}: {self.value:.3f} {self.op} {self.threshold:g}"
+        mark = {True: "✓", False: "✗", None: "?"}[self.met]
+        interval = "" if self.low == self.high else f" [{self.low:.3f}, {self.high:.3f}]"
+        return f"{mark} {self.text}: {self.value:.3f}{interval} {self.op} {self.threshold:g}"
+
+
+def condition(text: str, estimate: Estimate, op: str, threshold: float) -> Condition:
+    """A `Condition` from an `bertlab.claims.uncertainty.Estimate`."""
+    return Condition(text, estimate.value, op, threshold, low=estimate.low, high=estimate.high,
+                     method=estimate.method)
+
+
+def verdict_of(premises: tuple[Condition, ...], conditions: tuple[Condition, ...],
+               untestable: str = "") -> str:
+    """The one verdict rule (see the module doc), from the premises' and conditions' `met`."""
+    if untestable or any(p.met is False for p in premises):
+        return "not testable"
+    if any(p.met is None for p in premises):
+        return "undecided"
+    settled = [(c.met,) if c.met is not None else (True, False) for c in conditions]
+    possible = {_plain(outcome) for outcome in itertools.product(*settled)}
+    return possible.pop() if len(possible) == 1 else "undecided"
+
+
+def _plain(met: tuple[bool, ...]) -> str:
+    return "holds" if all(met) else "holds in part" if any(met) else "does not hold"
 
 
 @dataclass(frozen=True)
 class ClaimCheck:
-    """A claim (``"C1"``…), its statement, the chapter that tests it and its conditions."""
+    """A claim (``"C1"``…), its statement, the chapter that tests it, its premises and conditions.
+
+    `untestable`, when set, says why the check cannot run on this model at all (its verdict is
+    then "not testable"); `illustrations` are numbers shown beside the verdict that decide nothing
+    (one hand-picked sentence, say).
+    """
 
     claim: str
     statement: str
     chapter: str
     conditions: tuple[Condition, ...]
     aspect: str = "attention weights"
+    premises: tuple[Condition, ...] = ()
+    untestable: str = ""
+    illustrations: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self):
-        if not self.conditions:
+        if not self.conditions and not self.untestable:
             raise InputError(f"{self.claim}: a claim check needs at least one condition.")
 
     @property
     def verdict(self) -> str:
-        met = sum(c.met for c in self.conditions)
-        if met == len(self.conditions):
-            return "holds"
-        return "holds in part" if met else "does not hold"
+        return verdict_of(self.premises, self.conditions, self.untestable)
+
+    @property
+    def part(self) -> tuple[str, ...]:
+        """The conditions that are met (what "holds in part" holds for)."""
+        return tuple(c.text for c in self.conditions if c.met)
+
+    @property
+    def fragile(self) -> list[dict]:
+        """Every threshold whose move by −20 % or +20 % changes the verdict (empty: robust)."""
+        if self.untestable:
+            return []
+        flips = []
+        for kind, items in (("premise", self.premises), ("condition", self.conditions)):
+            for index, item in enumerate(items):
+                for factor in THRESHOLD_MOVES:
+                    moved = item.with_threshold(item.threshold * factor)
+                    premises, conditions = self.premises, self.conditions
+                    if kind == "premise":
+                        premises = premises[:index] + (moved,) + premises[index + 1:]
+                    else:
+                        conditions = conditions[:index] + (moved,) + conditions[index + 1:]
+                    verdict = verdict_of(premises, conditions)
+                    if verdict != self.verdict:
+                        flips.append({"kind": kind, "text": item.text, "threshold": item.threshold,
+                                      "moved_to": moved.threshold, "value": item.value,
+                                      "low": item.low, "high": item.high, "verdict": verdict})
+        return flips
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "verdict": self.verdict}
+        data = asdict(self)
+        for kind in ("conditions", "premises"):
+            for entry, item in zip(data[kind], getattr(self, kind)):
+                entry["met"] = item.met
+        return {**data, "verdict": self.verdict, "part": list(self.part),
+                "fragile": self.fragile}
 
     def to_markdown(self) -> str:
-        """A short Markdown block: the verdict in bold, then one line per condition."""
+        """A short Markdown block: the verdict in bold, then one line per premise and condition."""
         lines = [f"**{self.claim} {self.verdict}** ({self.aspect}): {self.statement}", ""]
+        if self.untestable:
+            lines.append(f"- not testable here: {self.untestable}")
+        lines += [f"- premise: {p}" for p in self.premises]
         lines += [f"- {c}" for c in self.conditions]
+        lines += [f"- *illustration (decides nothing):* {text}" for text in self.illustrations]
+        for flip in self.fragile:
+            lines.append(f"- *fragile:* with the threshold of “{flip['text']}” at "
+                         f"{flip['moved_to']:g} instead of {flip['threshold']:g}, the verdict "
+                         f"would be *{flip['verdict']}*")
         return "\n".join(lines)
 
     @classmethod
     def from_dict(cls, data: dict) -> ClaimCheck:
-        conditions = tuple(Condition(**c) for c in data["conditions"])
-        fields = {k: v for k, v in data.items() if k not in ("conditions", "verdict")}
-        return cls(conditions=conditions, **fields)
+        def items(kind):
+            return tuple(Condition(**{k: v for k, v in c.items() if k != "met"})
+                         for c in data.get(kind, ()))
+
+        fields = {k: v for k, v in data.items()
+                  if k not in ("conditions", "premises", "verdict", "part", "fragile",
+                               "illustrations")}
+        return cls(conditions=items("conditions"), premises=items("premises"),
+                   illustrations=tuple(data.get("illustrations", ())), **fields)
+
+
+def built_from_zoo_base(lm) -> bool:
+    """Whether `lm` is the model `bertlab.zoo` fine-tunes from (the embedded default): the checks
+    that read the zoo's classifiers say "not testable" for any other model."""
+    base = zoo_base()
+    mine, theirs = lm.model.get_input_embeddings().weight, base.model.get_input_embeddings().weight
+    return mine.shape == theirs.shape and bool(torch.equal(mine.detach().cpu(), theirs))
+
+
+@functools.lru_cache(maxsize=1)
+def zoo_base():
+    """The model the zoo is fine-tuned from (the embedded default), loaded once per process."""
+    from ..loading import load
+
+    return load()
 
 
 def records_dir() -> Path:

@@ -2,17 +2,22 @@
 
 Book chapter: "Does information really flow into [CLS] and [SEP]?". A large weight on [CLS] or
 [SEP] does not prove that anything flows there. This module measures, on the shipped reviews
-(test split) and sentence pairs (test split):
+(test split) and sentence pairs (test split), text by text so that every deciding number gets a
+bootstrap interval over the texts (`bertlab.claims.uncertainty`):
 
 * weight share vs norm-based share (Kobayashi et al. 2020) of [CLS] / [SEP] / all specials per
-  layer (`share_profiles`);
-* what the final [CLS] vector is made of under attention rollout (`cls_rollout_summary`);
+  layer (`share_texts`, averaged by `share_profiles`), from one pass of the model;
+* what the final [CLS] vector is made of under attention rollout (`rollout_texts`);
 * what switching off the heads that attend most to [SEP] does, against random heads of the same
   number (`sep_head_ablation`);
-* the classifier loss's gradient on attention to [CLS], [SEP] and other tokens (`gradient_profile`).
+* the classifier loss's gradient on attention to [CLS], [SEP] and other tokens
+  (`gradient_texts`), on the zoo's healthy classifier.
 
-`checks(lm)` turns those numbers into `ClaimCheck`s with the aspect ``"information flow"``.
-Every result is cached per model, so the chapter and the scorecard compute it once.
+`checks(lm)` turns those numbers into `ClaimCheck`s with the aspect ``"information flow"``. Each
+has premises: attention is structured (`bertlab.claims.attention.structured`), and the weight the
+claim is about is there at all (a flow claim about attention to [SEP] is not testable on a model
+that gives [SEP] little attention). Conditions that need the zoo's classifiers are only asked of
+the model the zoo was fine-tuned from.
 
     [check.claim for check in checks(bertlab.load())]   # ['C2', 'C4', 'C5', 'C10']
 
@@ -23,24 +28,27 @@ from __future__ import annotations
 
 import functools
 import math
-import statistics
 
+import numpy as np
 import pandas as pd
 import torch
 
 from .. import zoo
 from ..datasets import load_pairs, load_reviews
 from ..extraction import extract_batch
-from ..flow import (ablate_heads, attention_gradients, corpus_norm_scores, cls_rollout,
-                    random_heads, top_heads)
+from ..flow import ablate_heads, attention_gradients, cls_rollout, norm_measurement, random_heads, top_heads
 from ..loading import LoadedModel, load  # noqa: F401  (load is used by the doctest above)
-from ..metrics import corpus_scores, layer_means
-from . import ClaimCheck, Condition
+from ..metrics import METRICS, SCORES, corpus_scores, layer_means
+from ..reduction import run_pass
+from ..roles import MAJORITY, STRONG_SHARE, layers_in_band
+from . import ClaimCheck, Condition, built_from_zoo_base, condition
+from .attention import THIRDS, evidence, structured
+from .uncertainty import bootstrap, weighted_mean
 
 __all__ = ["ASPECT", "CHAPTER", "NORM_KEEPS_WEIGHT", "WORD_MAJORITY", "CLOGGED_MAJORITY",
            "CLOGGING_MARGIN", "ABLATION_FRACTION", "N_RANDOM_DRAWS", "N_ABLATION_TEXTS",
-           "share_profiles", "cls_rollout_summary", "sep_head_ablation", "gradient_profile",
-           "checks"]
+           "share_texts", "share_profiles", "rollout_texts", "cls_rollout_summary",
+           "sep_head_ablation", "gradient_texts", "gradient_profile", "checks"]
 
 ASPECT = "information flow"
 CHAPTER = "beyond_attention"
@@ -73,45 +81,61 @@ N_RANDOM_DRAWS = 8
 #: Texts per ablation run (each run is two forward passes per text).
 N_ABLATION_TEXTS = 96
 
-_REVIEWS_SPLIT = "test"
+_SPLIT = "test"
+_SHARES = ("cls_share", "sep_share", "special_share")
 
 
-def _reviews() -> pd.DataFrame:
-    return load_reviews(_REVIEWS_SPLIT)
+def _corpus(pairs: bool) -> tuple[list[str], list[str] | None]:
+    data = load_pairs(_SPLIT) if pairs else load_reviews(_SPLIT)
+    return data["text"].tolist(), (data["text_pair"].tolist() if pairs else None)
 
 
 @functools.lru_cache(maxsize=8)
+def share_texts(lm: LoadedModel, pairs: bool = False) -> dict[str, np.ndarray]:
+    """Per text, layer and head, the weight and the norm-based [CLS] / [SEP] / special shares,
+    from one pass: ``{"weight_cls_share": [N, L, H], ..., "norm_special_share": [N, L, H]}``."""
+    texts, second = _corpus(pairs)
+    norms = norm_measurement(lm)
+    result = run_pass(lm, texts, [SCORES, norms], pairs=second, keep_texts=True, desc="norms")
+    arrays = {}
+    for prefix, name in (("weight", SCORES.name), ("norm", norms.name)):
+        values = result.values[name].numpy()                          # [N, L, H, M]
+        for share in _SHARES:
+            arrays[f"{prefix}_{share}"] = values[..., METRICS.index(share)]
+    return arrays
+
+
 def share_profiles(lm: LoadedModel, pairs: bool = False) -> pd.DataFrame:
     """Per layer, the weight-based and norm-based [CLS] / [SEP] / special shares (all queries).
 
     Columns: ``layer``, then ``weight_<metric>`` and ``norm_<metric>`` for ``cls_share``,
     ``sep_share``, ``special_share``. Reviews (one sentence each), or sentence pairs.
     """
-    data = load_pairs(_REVIEWS_SPLIT) if pairs else _reviews()
-    texts, second = data["text"].tolist(), data["text_pair"].tolist() if pairs else None
-    columns = ["cls_share", "sep_share", "special_share"]
-    weights = layer_means(corpus_scores(lm, texts, second, progress=False))[columns]
-    norms = layer_means(corpus_norm_scores(lm, texts, second, progress=False))[columns]
-    return pd.concat([pd.Series(range(lm.n_layers), name="layer"), weights.add_prefix("weight_"),
-                      norms.add_prefix("norm_")], axis=1)
+    means = {name: values.mean(axis=(0, 2)) for name, values in share_texts(lm, pairs).items()}
+    return pd.DataFrame({"layer": range(lm.n_layers), **means})
 
 
 @functools.lru_cache(maxsize=8)
-def cls_rollout_summary(lm: LoadedModel) -> pd.Series:
-    """What the final [CLS] vector is made of under rollout, mean over the reviews.
+def rollout_texts(lm: LoadedModel) -> pd.DataFrame:
+    """Per review: what the final [CLS] vector is made of under rollout.
 
     ``cls_itself`` (share from the input [CLS]), ``special`` (from all special tokens, [CLS]
     included), ``words`` (from the other tokens), ``effective_fraction`` (``exp(entropy) / n``:
     1 when [CLS] draws evenly on all n tokens, 1/n when on one).
     """
     rows = []
-    for att in extract_batch(lm, _reviews()["text"].tolist()):
+    for att in extract_batch(lm, _corpus(False)[0]):
         drawn = cls_rollout(att).double()                                 # [K]
         special = float(drawn[att.special_mask].sum())
         entropy = float(-torch.special.xlogy(drawn, drawn).sum())
         rows.append({"cls_itself": float(drawn[att.cls_positions[0]]), "special": special,
                      "words": 1 - special, "effective_fraction": math.exp(entropy) / att.n_tokens})
-    return pd.DataFrame(rows).mean()
+    return pd.DataFrame(rows)
+
+
+def cls_rollout_summary(lm: LoadedModel) -> pd.Series:
+    """`rollout_texts` averaged over the reviews."""
+    return rollout_texts(lm).mean()
 
 
 @functools.lru_cache(maxsize=8)
@@ -119,15 +143,15 @@ def sep_head_ablation(lm: LoadedModel) -> pd.DataFrame:
     """Switch off the heads with the highest [SEP] weight share, and random heads as a control.
 
     One row per run: ``run`` ("[SEP] heads off", "[SEP] heads, attention to [SEP] cut",
-    "random heads off (draw s)"), then the `AblationEffect` numbers. The heads are chosen from the
-    model's own weight table on the reviews; a classifier also reports predictions and accuracy.
+    "random heads off (draw s)"), ``heads``, the `AblationEffect` numbers, and ``distances``:
+    the per-text cosine distances of the final [CLS] (for intervals). The heads are chosen from
+    the model's own weight table on the reviews; a classifier also reports accuracy.
     """
-    data = _reviews().head(N_ABLATION_TEXTS)
+    data = load_reviews(_SPLIT).head(N_ABLATION_TEXTS)
     texts = data["text"].tolist()
     labels = data["label"].tolist() if lm.has_classifier else None
     n_heads = max(1, round(ABLATION_FRACTION * lm.n_layers * lm.n_heads))
-    chosen = top_heads(corpus_scores(lm, _reviews()["text"].tolist(), progress=False),
-                       "sep_share", n_heads)
+    chosen = top_heads(corpus_scores(lm, _corpus(False)[0], progress=False), "sep_share", n_heads)
     runs = {"[SEP] heads off": (chosen, None), "[SEP] heads, attention to [SEP] cut": (chosen, "sep")}
     for draw in range(N_RANDOM_DRAWS):
         runs[f"random heads off (draw {draw})"] = (random_heads(lm, n_heads, seed=draw,
@@ -135,90 +159,175 @@ def sep_head_ablation(lm: LoadedModel) -> pd.DataFrame:
     rows = []
     for name, (heads, keys) in runs.items():
         effect = ablate_heads(lm, texts, heads, keys=keys, labels=labels, progress=False)
-        rows.append({"run": name, "heads": ", ".join(f"{l}.{h}" for l, h in heads),
-                     **effect.as_row()})
+        rows.append({"run": name, "heads": ", ".join(f"{l + 1}.{h + 1}" for l, h in heads),
+                     **effect.as_row(), "distances": np.array(effect.text_cosine_distances)})
     return pd.DataFrame(rows)
 
 
 @functools.lru_cache(maxsize=8)
+def gradient_texts(classifier: LoadedModel) -> pd.DataFrame:
+    """Per (review, layer, head): mean ``|∂ loss / ∂ α|`` for attention to [CLS], [SEP], others."""
+    data = load_reviews(_SPLIT)
+    return attention_gradients(classifier, data["text"].tolist(), data["label"].tolist(),
+                               progress=False, per_text=True)
+
+
 def gradient_profile(classifier: LoadedModel) -> pd.DataFrame:
     """Per layer, mean ``|∂ loss / ∂ α|`` for attention to [CLS], [SEP] and other tokens."""
-    data = _reviews()
-    table = attention_gradients(classifier, data["text"].tolist(), data["label"].tolist(),
-                                progress=False)
-    return layer_means(table)
-
-
-def _random_median(ablation: pd.DataFrame, column: str) -> float:
-    return statistics.median(ablation[ablation["run"].str.startswith("random")][column])
+    return layer_means(gradient_texts(classifier).drop(columns="text")
+                       .groupby(["layer", "head"], as_index=False).mean())
 
 
 def checks(lm: LoadedModel) -> list[ClaimCheck]:
-    """The information-flow checks of C2, C4, C5 and C10 on `lm` and the zoo's seed-0 models."""
-    healthy, overfit = zoo.load("healthy", seed=0), zoo.load("overfit", seed=0)
+    """The information-flow checks of C2, C4, C5 and C10 on `lm` (and, for the model the zoo was
+    fine-tuned from, on the zoo's seed-0 classifiers)."""
+    from_zoo = built_from_zoo_base(lm)
+    healthy = zoo.load("healthy", seed=0, progress=False) if from_zoo else None
+    overfit = zoo.load("overfit", seed=0, progress=False) if from_zoo else None
     return [_check_c2(lm), _check_c4(lm, healthy), _check_c5(lm, healthy),
-            _check_c10(healthy, overfit)]
+            _check_c10(lm, healthy, overfit)]
 
 
-def _peak_ratio(profile: pd.DataFrame, metric: str) -> tuple[int, float]:
-    """The layer with the highest weight share of `metric`, and norm share / weight share there."""
-    peak = int(profile[f"weight_{metric}"].idxmax())
-    return peak, float(profile.at[peak, f"norm_{metric}"] / profile.at[peak, f"weight_{metric}"])
+def _n(arrays: dict[str, np.ndarray]) -> int:
+    return len(next(iter(arrays.values())))
+
+
+def _layer_means(w: np.ndarray, values: np.ndarray) -> np.ndarray:
+    return weighted_mean(w, values).mean(-1)                          # [R, L]
+
+
+def _ratio_at_peak(arrays: dict, share: str, what: str):
+    """Norm share / weight share in the layer of highest weight share, per resample."""
+    weight, norm = arrays[f"weight_{share}"], arrays[f"norm_{share}"]
+
+    def statistic(w):
+        weights, norms = _layer_means(w, weight), _layer_means(w, norm)   # [R, L]
+        peak, rows = weights.argmax(-1), np.arange(len(w))
+        return norms[rows, peak] / weights[rows, peak]
+    return bootstrap(statistic, _n(arrays), what=what)
+
+
+def _weight_premise(lm: LoadedModel, share: str, pairs: bool, layers: list[int] | None = None,
+                    where: str = "") -> Condition:
+    """The weight the claim is about is there: the highest layer-mean `share` beyond uniform
+    (in `layers`, default all) is strong (`bertlab.roles.STRONG_SHARE`)."""
+    sample = evidence(lm).pair_texts if pairs else evidence(lm).review_texts
+    values = sample.excess(share)[:, layers] if layers else sample.excess(share)
+    name = {"cls_share": "[CLS]", "sep_share": "[SEP]"}[share]
+    return condition(f"the attention weight on {name} is there: highest layer-mean {name} share "
+                     f"beyond uniform{where} ({sample.name})",
+                     sample.bootstrap(lambda w: _layer_means(w, values).max(-1)), ">=", STRONG_SHARE)
 
 
 def _check_c2(lm: LoadedModel) -> ClaimCheck:
-    peak, ratio = _peak_ratio(share_profiles(lm), "sep_share")
+    arrays = share_texts(lm)
     ablation = sep_head_ablation(lm)
-    top = float(ablation.set_index("run").at["[SEP] heads off", "cls_cosine_distance"])
-    control = _random_median(ablation, "cls_cosine_distance")
+    chosen = ablation.set_index("run").at["[SEP] heads off", "distances"]          # [T]
+    control = np.stack(ablation[ablation["run"].str.startswith("random")]["distances"])  # [D, T]
+
+    def distance_ratio(w):
+        return weighted_mean(w, chosen) / np.median(weighted_mean(w, control.T), axis=-1)
+
     return ClaimCheck("C2", "The attention that heads put on [SEP] carries information.", CHAPTER, (
-        Condition(f"norm-based / weight-based [SEP] share in layer {peak} (0-based), the layer "
-                  "with the highest [SEP] weight", ratio, ">=", NORM_KEEPS_WEIGHT),
-        Condition("switching off the heads that attend most to [SEP] moves the final [CLS] at "
-                  "least as far as random heads (ratio of cosine distances, random median)",
-                  top / control, ">=", 1.0)), aspect=ASPECT)
-
-
-def _check_c4(lm: LoadedModel, healthy: LoadedModel) -> ClaimCheck:
-    peak, ratio = _peak_ratio(share_profiles(lm), "cls_share")
-    return ClaimCheck("C4", "Tokens send their information into [CLS], and the final [CLS] "
-                      "aggregates all the tokens.", CHAPTER, (
-        Condition(f"norm-based / weight-based [CLS] share in layer {peak} (0-based), the layer "
-                  "with the highest [CLS] weight", ratio, ">=", NORM_KEEPS_WEIGHT),
-        Condition(f"share of the final [CLS] drawn from the words (rollout), {lm.name}",
-                  float(cls_rollout_summary(lm)["words"]), ">=", WORD_MAJORITY),
-        Condition(f"share of the final [CLS] drawn from the words (rollout), {healthy.name} "
-                  "(whose classifier reads [CLS])",
-                  float(cls_rollout_summary(healthy)["words"]), ">=", WORD_MAJORITY)),
-        aspect=ASPECT)
-
-
-def _check_c5(lm: LoadedModel, healthy: LoadedModel) -> ClaimCheck:
-    peak, ratio = _peak_ratio(share_profiles(lm, pairs=True), "sep_share")
-    gradients = gradient_profile(healthy)
-    upper = gradients[gradients["layer"] >= lm.n_layers // 2]
-    gradient_ratio = float(upper["sep_gradient"].mean() / upper["other_gradient"].mean())
-    return ClaimCheck("C5", "The attention to [SEP], the boundary of a sentence pair, matters in "
-                      "the middle and upper layers.", CHAPTER, (
-        Condition(f"sentence pairs: norm-based / weight-based [SEP] share in layer {peak} "
-                  "(0-based), the layer with the highest [SEP] weight", ratio, ">=",
+        condition("norm-based / weight-based [SEP] share in the layer with the highest [SEP] "
+                  "weight (reviews)", _ratio_at_peak(arrays, "sep_share", "reviews"), ">=",
                   NORM_KEEPS_WEIGHT),
-        Condition(f"upper half of {healthy.name}: loss gradient on attention to [SEP] / to "
-                  "ordinary tokens", gradient_ratio, ">=", 1.0)), aspect=ASPECT)
+        condition("switching off the heads that attend most to [SEP] moves the final [CLS] at "
+                  "least as far as random heads (ratio of mean cosine distances, random median)",
+                  bootstrap(distance_ratio, len(chosen), what="reviews"), ">=", 1.0)),
+        aspect=ASPECT, premises=(structured(evidence(lm).review_texts),
+                                 _weight_premise(lm, "sep_share", pairs=False)))
 
 
-def _check_c10(healthy: LoadedModel, overfit: LoadedModel) -> ClaimCheck:
-    healthy_special = share_profiles(healthy)["norm_special_share"]
-    overfit_special = share_profiles(overfit)["norm_special_share"]
-    rollout_gap = (cls_rollout_summary(overfit)["special"]
-                   - cls_rollout_summary(healthy)["special"])
-    return ClaimCheck("C10", "An overfit model's flow is clogged at [CLS]/[SEP]: its layers move "
-                      "mostly special-token content.", CHAPTER, (
-        Condition(f"{overfit.name}: lowest norm-based special share over its layers",
-                  float(overfit_special.min()), ">=", CLOGGED_MAJORITY),
-        Condition(f"{overfit.name} minus {healthy.name}: norm-based special share, mean over "
-                  "layers", float(overfit_special.mean() - healthy_special.mean()), ">=",
-                  CLOGGING_MARGIN),
-        Condition(f"{overfit.name} minus {healthy.name}: share of the final [CLS] drawn from "
-                  "special tokens (rollout)", float(rollout_gap), ">=", CLOGGING_MARGIN)),
-        aspect=ASPECT)
+def _check_c4(lm: LoadedModel, healthy: LoadedModel | None) -> ClaimCheck:
+    def words(model):
+        drawn = rollout_texts(model)["words"].to_numpy()
+        return bootstrap(lambda w: weighted_mean(w, drawn), len(drawn), what="reviews")
+
+    conditions = [
+        condition("norm-based / weight-based [CLS] share in the layer with the highest [CLS] "
+                  "weight (reviews)", _ratio_at_peak(share_texts(lm), "cls_share", "reviews"),
+                  ">=", NORM_KEEPS_WEIGHT),
+        condition(f"share of the final [CLS] drawn from the words (rollout), {lm.name}",
+                  words(lm), ">=", WORD_MAJORITY)]
+    illustrations = ()
+    if healthy is not None:
+        conditions.append(condition(
+            f"share of the final [CLS] drawn from the words (rollout), {healthy.name} (whose "
+            "classifier reads [CLS])", words(healthy), ">=", WORD_MAJORITY))
+    else:
+        illustrations = ("the zoo's classifiers were fine-tuned from another model, so the "
+                         "condition on them is not asked here",)
+    return ClaimCheck("C4", "Tokens send their information into [CLS], and the final [CLS] "
+                      "aggregates all the tokens.", CHAPTER, tuple(conditions), aspect=ASPECT,
+                      premises=(structured(evidence(lm).review_texts),
+                                _weight_premise(lm, "cls_share", pairs=False)),
+                      illustrations=illustrations)
+
+
+def _check_c5(lm: LoadedModel, healthy: LoadedModel | None) -> ClaimCheck:
+    middle_up = layers_in_band(lm.n_layers, THIRDS["middle"][0], 1)
+    arrays = share_texts(lm, pairs=True)
+    weight, norm = arrays["weight_sep_share"], arrays["norm_sep_share"]
+    band = f"layers {middle_up[0] + 1}–{middle_up[-1] + 1} of {lm.n_layers}"
+    conditions = [condition(
+        f"sentence pairs: norm-based / weight-based [SEP] share, middle and upper thirds ({band})",
+        bootstrap(lambda w: _layer_means(w, norm)[..., middle_up].mean(-1)
+                  / _layer_means(w, weight)[..., middle_up].mean(-1), _n(arrays),
+                  what="sentence pairs"), ">=", NORM_KEEPS_WEIGHT)]
+    illustrations = ()
+    if healthy is not None:
+        gradients = gradient_texts(healthy)
+        n_texts = int(gradients["text"].max()) + 1
+        per = {column: gradients[column].to_numpy().reshape(n_texts, lm.n_layers, lm.n_heads)
+               for column in ("sep_gradient", "other_gradient")}
+        conditions.append(condition(
+            f"{healthy.name}, middle and upper thirds ({band}): loss gradient on attention to "
+            "[SEP] / to ordinary tokens",
+            bootstrap(lambda w: _layer_means(w, per["sep_gradient"])[..., middle_up].mean(-1)
+                      / _layer_means(w, per["other_gradient"])[..., middle_up].mean(-1),
+                      n_texts, what="reviews"), ">=", 1.0))
+    else:
+        illustrations = ("the zoo's classifiers were fine-tuned from another model, so the "
+                         "gradient condition is not asked here",)
+    return ClaimCheck("C5", "The attention to [SEP], the boundary of a sentence pair, matters in "
+                      "the middle and upper layers.", CHAPTER, tuple(conditions), aspect=ASPECT,
+                      premises=(structured(evidence(lm).pair_texts),
+                                _weight_premise(lm, "sep_share", pairs=True, layers=middle_up,
+                                                where=f" in {band}")),
+                      illustrations=illustrations)
+
+
+def _check_c10(lm: LoadedModel, healthy: LoadedModel | None,
+               overfit: LoadedModel | None) -> ClaimCheck:
+    statement = ("An overfit model's flow is clogged at [CLS]/[SEP]: its layers move mostly "
+                 "special-token content.")
+    if healthy is None or overfit is None:
+        return ClaimCheck("C10", statement, CHAPTER, (), aspect=ASPECT, untestable=(
+            "it reads the zoo's healthy and overfit classifiers, which were fine-tuned from "
+            f"another model than {lm.name}"))
+    h, o = share_texts(healthy), share_texts(overfit)
+    n = _n(o)
+    # The same reviews in the same order as the base's evidence, whose uniform baseline they share.
+    concentrated = o["weight_special_share"] - evidence(lm).review_texts["uniform_special_share"]
+
+    def clog_gap(w):
+        return (_layer_means(w, o["norm_special_share"]).mean(-1)
+                - _layer_means(w, h["norm_special_share"]).mean(-1))
+
+    rollout_gap = (rollout_texts(overfit)["special"] - rollout_texts(healthy)["special"]).to_numpy()
+    return ClaimCheck("C10", statement, CHAPTER, (
+        condition(f"{overfit.name}: lowest norm-based special share over its layers",
+                  bootstrap(lambda w: _layer_means(w, o["norm_special_share"]).min(-1), n,
+                            what="reviews"), ">=", CLOGGED_MAJORITY),
+        condition(f"{overfit.name} minus {healthy.name}: norm-based special share, mean over "
+                  "layers", bootstrap(clog_gap, n, what="reviews"), ">=", CLOGGING_MARGIN),
+        condition(f"{overfit.name} minus {healthy.name}: share of the final [CLS] drawn from "
+                  "special tokens (rollout)",
+                  bootstrap(lambda w: weighted_mean(w, rollout_gap), n, what="reviews"), ">=",
+                  CLOGGING_MARGIN)), aspect=ASPECT, premises=(
+        condition(f"the premise of C10: {overfit.name} looks at [CLS]/[SEP] in every layer "
+                  "(lowest layer-mean special share beyond uniform, by weight)",
+                  bootstrap(lambda w: _layer_means(w, concentrated).min(-1), n, what="reviews"),
+                  ">=", MAJORITY),))
+

@@ -17,12 +17,12 @@ from .ablation import (KEY_SETS, AblationEffect, Head, ablate_heads, heads_ablat
 from .gradients import GRADIENT_KEY_SETS, attention_gradients, untrained_classifier
 from ..internals import AttentionParts, attention_parts, capture_attention_inputs
 from .norms import (contributions, corpus_norm_scores, iter_norm_batches, norm_attention,
-                    norm_scores, value_vectors)
+                    norm_measurement, norm_scores, value_vectors)
 from .rollout import RESIDUAL_SHARE, cls_rollout, rollout
 
 __all__ = [
     "contributions", "corpus_norm_scores", "iter_norm_batches", "norm_attention", "norm_scores",
-    "value_vectors",
+    "norm_measurement", "value_vectors",
     "rollout", "cls_rollout", "RESIDUAL_SHARE",
     "ablate_heads", "heads_ablated", "AblationEffect", "top_heads", "random_heads", "KEY_SETS",
     "Head",

@@ -163,10 +163,12 @@ class AblationEffect:
     flip_rate: float = math.nan
     accuracy_before: float = math.nan
     accuracy_after: float = math.nan
+    text_cosine_distances: tuple[float, ...] = ()   # per text, in the order of the texts
 
     def as_row(self) -> dict:
         """The numbers as one row of a comparison table (``heads`` replaced by their count)."""
-        return {"n_heads": len(self.heads)} | {k: v for k, v in asdict(self).items() if k != "heads"}
+        return {"n_heads": len(self.heads)} | {k: v for k, v in asdict(self).items()
+                                               if k not in ("heads", "text_cosine_distances")}
 
 
 def ablate_heads(lm: LoadedModel, texts: Sequence[str], heads: Iterable[Head],
@@ -186,6 +188,7 @@ def ablate_heads(lm: LoadedModel, texts: Sequence[str], heads: Iterable[Head],
     labels = classifier_labels(lm, texts, labels)
     sums = dict.fromkeys(("cosine", "relative", "kl", "flips", "correct_before",
                           "correct_after"), 0.0)
+    distances = [0.0] * len(texts)
     n_texts = 0
     for batch in iter_encoded(lm, texts, pairs, batch_size=batch_size, progress=progress,
                               desc="ablation", sort_by_length=True):
@@ -193,7 +196,10 @@ def ablate_heads(lm: LoadedModel, texts: Sequence[str], heads: Iterable[Head],
         before = _run(lm, inputs, masks)
         with heads_ablated(lm, heads, None if keys is None else getattr(masks, keys)):
             after = _run(lm, inputs, masks)
-        sums["cosine"] += float(_cosine_distance(before.cls, after.cls).sum())
+        batch_distances = _cosine_distance(before.cls, after.cls)          # [B]
+        for index, distance in zip(batch.indices, batch_distances.tolist()):
+            distances[index] = distance
+        sums["cosine"] += float(batch_distances.sum())
         sums["relative"] += float(((after.cls - before.cls).norm(dim=-1)
                                    / before.cls.norm(dim=-1)).sum())
         if before.log_probs is not None:
@@ -213,7 +219,8 @@ def ablate_heads(lm: LoadedModel, texts: Sequence[str], heads: Iterable[Head],
         prediction_kl=mean["kl"] if classifier else math.nan,
         flip_rate=mean["flips"] if classifier else math.nan,
         accuracy_before=mean["correct_before"] if labelled else math.nan,
-        accuracy_after=mean["correct_after"] if labelled else math.nan)
+        accuracy_after=mean["correct_after"] if labelled else math.nan,
+        text_cosine_distances=tuple(distances))
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,9 @@ DOTTED = re.compile(r"`(bertlab(?:\.\w+)+)")
 def tracked_files() -> list[Path]:
     names = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
                            check=True).stdout.split()
-    return [ROOT / name for name in names if name.endswith(SCANNED) or name == "Makefile"]
+    this = Path(__file__).resolve().relative_to(ROOT).as_posix()     # its examples name nothing
+    return [ROOT / name for name in names
+            if (name.endswith(SCANNED) or name == "Makefile") and name != this]
 
 
 def pointers(pattern: re.Pattern) -> list[tuple[str, str]]:
