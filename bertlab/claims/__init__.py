@@ -50,7 +50,7 @@ from ..errors import InputError
 from .uncertainty import Estimate
 
 __all__ = ["Condition", "ClaimCheck", "VERDICTS", "PLAIN_VERDICTS", "THRESHOLD_MOVES",
-           "verdict_of", "record", "load_records", "records_dir", "condition",
+           "verdict_of", "possible_verdicts", "overall_verdict", "record", "load_records", "records_dir", "condition",
            "built_from_zoo_base", "zoo_base"]
 
 #: Every verdict a check can get.
@@ -119,12 +119,37 @@ def verdict_of(premises: tuple[Condition, ...], conditions: tuple[Condition, ...
         return "not testable"
     if any(p.met is None for p in premises):
         return "undecided"
+    possible = possible_verdicts(conditions)
+    return next(iter(possible)) if len(possible) == 1 else "undecided"
+
+
+def possible_verdicts(conditions: tuple[Condition, ...]) -> set[str]:
+    """The plain verdicts that settling each undecided condition one way or the other can give."""
     settled = [(c.met,) if c.met is not None else (True, False) for c in conditions]
-    possible = {_plain(outcome) for outcome in itertools.product(*settled)}
-    return possible.pop() if len(possible) == 1 else "undecided"
+    return {_plain(outcome) for outcome in itertools.product(*settled)}
 
 
-def _plain(met: tuple[bool, ...]) -> str:
+def overall_verdict(checks) -> str:
+    """One verdict for a claim from its aspects' checks, by the same rule: a testable aspect
+    counts as met (holds), not met (does not hold) or both (holds in part); an undecided one as
+    each plain verdict it could still take. Every settling must agree."""
+    options = []
+    for check in checks:
+        if check.verdict == "not testable":
+            continue
+        plain = ({check.verdict} if check.verdict in PLAIN_VERDICTS
+                 else possible_verdicts(check.conditions) if all(p.met for p in check.premises)
+                 else set(PLAIN_VERDICTS))
+        options.append([{"holds": {True}, "does not hold": {False},
+                         "holds in part": {True, False}}[v] for v in plain])
+    if not options:
+        return "not testable"
+    possible = {_plain(tuple(set().union(*outcome))) for outcome in itertools.product(*options)}
+    return next(iter(possible)) if len(possible) == 1 else "undecided"
+
+
+def _plain(met) -> str:
+    met = tuple(met)
     return "holds" if all(met) else "holds in part" if any(met) else "does not hold"
 
 
@@ -153,6 +178,27 @@ class ClaimCheck:
     @property
     def verdict(self) -> str:
         return verdict_of(self.premises, self.conditions, self.untestable)
+
+    @property
+    def reason(self) -> str:
+        """One line saying what decided the verdict (for the scorecard)."""
+        verdict = self.verdict
+        if self.untestable:
+            return f"not testable: {self.untestable}"
+        failed = [p for p in self.premises if p.met is not True]
+        if failed:
+            state = "is not met" if failed[0].met is False else "is undecided"
+            return f"the premise “{failed[0].text}” {state}"
+        met = sum(c.met is True for c in self.conditions)
+        counts = f"{met} of {len(self.conditions)} conditions met"
+        if verdict == "holds":
+            return f"all {len(self.conditions)} conditions met"
+        if verdict == "undecided":
+            open_ = next(c for c in self.conditions if c.met is None)
+            return f"{counts}; “{open_.text}” is undecided (its interval contains the threshold)"
+        if verdict == "holds in part":
+            return f"{counts}: {'; '.join(self.part)}"
+        return f"{counts}; e.g. “{self.conditions[0].text}”"
 
     @property
     def part(self) -> tuple[str, ...]:

@@ -50,6 +50,7 @@ from ..datasets import load_pairs, load_reviews
 from ..diagnosis import NEAR_UNIFORM_ENTROPY
 from ..errors import InputError
 from ..extraction import extract
+from ..caching import on_disk
 from ..loading import LoadedModel, load  # noqa: F401  (load is used by the doctest above)
 from ..probing import probe_correctness
 from ..roles import (BROAD_ENTROPY, LEAD_MARGIN, MAJORITY, STRONG_SHARE, head_measures,
@@ -160,7 +161,7 @@ class AttentionEvidence:
         return label_layers(layer_profile(self.reviews))
 
 
-@functools.lru_cache(maxsize=4)
+@on_disk
 def evidence(lm: LoadedModel) -> AttentionEvidence:
     """Compute (once per loaded model and process) the tables every attention claim needs."""
     pairs, reviews = load_pairs(), load_reviews("test")

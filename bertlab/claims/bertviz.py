@@ -34,6 +34,7 @@ import pandas as pd
 
 from ..datasets import load_pairs
 from ..errors import InputError
+from ..caching import on_disk
 from ..loading import LoadedModel
 from ..roles import LEAD_MARGIN, STRONG_SHARE, text_measures
 from . import ClaimCheck, condition
@@ -83,6 +84,7 @@ class LayerChoice:
         return self.excess(self.structural_layer, "sep_share") >= STRONG_SHARE
 
 
+@on_disk
 def pair_texts(lm: LoadedModel, split: str = PAIR_SPLIT) -> Sample:
     """The per-pair measures of `split` (`bertlab.roles.text_measures`) as a `Sample`."""
     pairs = load_pairs(split)

@@ -19,6 +19,10 @@ attention gives them on the same texts (2 of n tokens: about 0.13 on the reviews
 * **C6**, last row (all layers and heads on [CLS]/[SEP] = overfitting or too little diversity):
   are the models meant to be overfit or to lack diversity more concentrated than *every* model
   meant to be healthy (`healthy` and `probe-healthy`), and is nearly every head concentrated?
+* **C8** on classifiers that read [CLS] (`healthy`): the book's other C8 check probes the
+  pretrained model, which was never trained to use [CLS]; here the same probes run on the healthy
+  classifiers, whose head reads the [CLS] vector: does their [CLS]-concentration layer give a
+  good sentence vector?
 * **C10** (freezing or re-initialising layers helps): the seed's premise, a model whose
   attention is clogged, is judged by `bertlab.claims.flow`; here the remedies themselves: do they
   raise the overfit recipe's held-out accuracy (Zhang et al. 2021 found re-initialising the top
@@ -37,18 +41,22 @@ import pandas as pd
 import torch
 from transformers import AutoConfig, AutoModel
 
+from .. import zoo
+from ..caching import on_disk
 from ..datasets import load_reviews
 from ..extraction import iter_encoded
 from ..loading import LoadedModel, embedded_model_path, wrap
-from ..metrics import SCORES, METRICS
+from ..metrics import METRICS, SCORES
+from ..probing import probe_correctness, rank_correlation
 from ..reduction import run_pass
-from ..roles import LEAD_MARGIN, MAJORITY, STRONG_SHARE, relative_depth
-from ..zoo.experiment import ExperimentResults, results
+from ..roles import LEAD_MARGIN, MAJORITY, STRONG_SHARE, relative_depth, text_measures
+from ..zoo.experiment import SEEDS, ExperimentResults, results
 from . import ClaimCheck, built_from_zoo_base, condition, zoo_base
 from .uncertainty import bootstrap, t_interval, weighted_mean, welch_interval
 
 __all__ = ["ASPECT", "CHAPTER", "PROFILE_MARGIN", "ALL_HEADS", "TOP_CHANGED", "HEALTHY_MEANT",
-           "OVERFIT_MEANT", "checks", "check_c3", "check_c6", "check_c10", "concentrated_heads",
+           "OVERFIT_MEANT", "checks", "check_c3", "check_c6", "check_c8", "check_c10",
+           "classifier_probe", "concentrated_heads",
            "profile_distance", "model_summary", "uniform_special_share"]
 
 ASPECT = "fine-tuned models"
@@ -119,13 +127,13 @@ def model_summary(experiment: ExperimentResults) -> pd.DataFrame:
 
 
 def checks(lm: LoadedModel | None = None) -> list[ClaimCheck]:
-    """C3, C6 and C10 from the cached zoo experiment; not testable unless `lm` is the zoo's base."""
+    """C3, C6, C8 and C10 from the zoo; not testable unless `lm` is the zoo's base."""
     if lm is not None and not built_from_zoo_base(lm):
         reason = f"the zoo's classifiers were fine-tuned from another model than {lm.name}"
         return [ClaimCheck(claim, statement, CHAPTER, (), aspect=ASPECT, untestable=reason)
-                for claim, statement in (("C3", _C3), ("C6", _C6), ("C10", _C10))]
+                for claim, statement in (("C3", _C3), ("C6", _C6), ("C8", _C8), ("C10", _C10))]
     summary = model_summary(results(progress=False))
-    return [check_c3(summary), check_c6(summary), check_c10(summary)]
+    return [check_c3(summary), check_c6(summary), check_c8(), check_c10(summary)]
 
 
 def _values(summary: pd.DataFrame, recipes, column: str) -> np.ndarray:
@@ -138,6 +146,8 @@ _C3 = ("[CLS]/[SEP] concentration is normal behaviour, not a malfunction: the pr
        "pretrained profile, a broken one departs from it.")
 _C6 = ("When all layers and all heads concentrate on [CLS]/[SEP], the model is overfit or was "
        "trained on too little input diversity.")
+_C8 = ("Layers where attention gathers at [CLS] give a good sentence vector, in classifiers "
+       "fine-tuned to read the [CLS] vector.")
 _C10 = ("Freezing layers or re-initialising some during fine-tuning helps an overfit model (the "
         "seed: one whose attention is clogged; that premise is judged by the information-flow "
         "check).")
@@ -185,6 +195,37 @@ def check_c6(summary: pd.DataFrame) -> ClaimCheck:
     ), aspect=ASPECT)
 
 
+def check_c8(seeds: tuple[int, ...] = SEEDS) -> ClaimCheck:
+    """C8 on the healthy classifiers: per seed, the rank correlation over layers of the [CLS]
+    share (ordinary tokens' rows, beyond uniform) with the [CLS]-probe accuracy, and the [CLS]
+    probe minus the mean-pooled probe at the layer of highest [CLS] share; t over the seeds."""
+    rows = [classifier_probe(zoo.load("healthy", seed, progress=False)) for seed in seeds]
+    correlation = [row["spearman"] for row in rows]
+    advantage = [row["cls_minus_mean_at_peak"] for row in rows]
+    return ClaimCheck("C8", _C8, CHAPTER, (
+        condition("healthy classifiers: Spearman rank correlation over layers of the [CLS] share "
+                  "beyond uniform and the [CLS]-probe accuracy", t_interval(correlation), ">=",
+                  MAJORITY),
+        condition("healthy classifiers: [CLS]-probe minus mean-pooled-probe accuracy at the layer "
+                  "of highest [CLS] share", t_interval(advantage), ">=", 0.0),
+    ), aspect=ASPECT)
+
+
+@on_disk
+def classifier_probe(lm: LoadedModel) -> dict:
+    """One classifier's C8 numbers: per layer its [CLS] share beyond uniform (reviews' test split)
+    and its probes' accuracies, the Spearman correlation of the two, and the [CLS] probe minus
+    the mean-pooled probe at the layer of highest [CLS] share."""
+    table = text_measures(lm, load_reviews("test").text.tolist())
+    excess = (table.content_cls_share - table.uniform_content_cls_share).groupby(table.layer).mean()
+    accuracy = probe_correctness(lm).groupby("layer")[["cls_correct", "mean_correct"]].mean()
+    peak = int(excess.idxmax())
+    return {"cls_excess": excess.to_numpy(), "cls_accuracy": accuracy.cls_correct.to_numpy(),
+            "mean_accuracy": accuracy.mean_correct.to_numpy(),
+            "spearman": rank_correlation(excess, accuracy.cls_correct)[0],
+            "cls_minus_mean_at_peak": float(accuracy.cls_correct[peak] - accuracy.mean_correct[peak])}
+
+
 def check_c10(summary: pd.DataFrame) -> ClaimCheck:
     """C10, the remedies: freezing lower layers or re-initialising top ones helps an overfit model."""
     overfit = _values(summary, "overfit", "test_accuracy")
@@ -197,7 +238,7 @@ def check_c10(summary: pd.DataFrame) -> ClaimCheck:
     return ClaimCheck("C10", _C10, CHAPTER, tuple(conditions), aspect=ASPECT)
 
 
-@functools.lru_cache(maxsize=4)
+@on_disk
 def _special_excess_texts(lm: LoadedModel) -> np.ndarray:
     """``[N, L, H]``: per test review, the special share beyond uniform (one pass)."""
     texts = load_reviews("test").text.tolist()

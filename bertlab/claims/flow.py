@@ -26,7 +26,6 @@ the model the zoo was fine-tuned from.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -37,6 +36,7 @@ from .. import zoo
 from ..datasets import load_pairs, load_reviews
 from ..extraction import extract_batch
 from ..flow import ablate_heads, attention_gradients, cls_rollout, norm_measurement, random_heads, top_heads
+from ..caching import on_disk
 from ..loading import LoadedModel, load  # noqa: F401  (load is used by the doctest above)
 from ..metrics import METRICS, SCORES, corpus_scores, layer_means
 from ..reduction import run_pass
@@ -90,7 +90,7 @@ def _corpus(pairs: bool) -> tuple[list[str], list[str] | None]:
     return data["text"].tolist(), (data["text_pair"].tolist() if pairs else None)
 
 
-@functools.lru_cache(maxsize=8)
+@on_disk
 def share_texts(lm: LoadedModel, pairs: bool = False) -> dict[str, np.ndarray]:
     """Per text, layer and head, the weight and the norm-based [CLS] / [SEP] / special shares,
     from one pass: ``{"weight_cls_share": [N, L, H], ..., "norm_special_share": [N, L, H]}``."""
@@ -115,7 +115,7 @@ def share_profiles(lm: LoadedModel, pairs: bool = False) -> pd.DataFrame:
     return pd.DataFrame({"layer": range(lm.n_layers), **means})
 
 
-@functools.lru_cache(maxsize=8)
+@on_disk
 def rollout_texts(lm: LoadedModel) -> pd.DataFrame:
     """Per review: what the final [CLS] vector is made of under rollout.
 
@@ -138,7 +138,7 @@ def cls_rollout_summary(lm: LoadedModel) -> pd.Series:
     return rollout_texts(lm).mean()
 
 
-@functools.lru_cache(maxsize=8)
+@on_disk
 def sep_head_ablation(lm: LoadedModel) -> pd.DataFrame:
     """Switch off the heads with the highest [SEP] weight share, and random heads as a control.
 
@@ -164,7 +164,7 @@ def sep_head_ablation(lm: LoadedModel) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@functools.lru_cache(maxsize=8)
+@on_disk
 def gradient_texts(classifier: LoadedModel) -> pd.DataFrame:
     """Per (review, layer, head): mean ``|∂ loss / ∂ α|`` for attention to [CLS], [SEP], others."""
     data = load_reviews(_SPLIT)

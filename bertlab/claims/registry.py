@@ -15,12 +15,28 @@ from tqdm.auto import tqdm
 from ..loading import LoadedModel
 from . import ClaimCheck, attention, bertviz, finetuning, flow
 
-__all__ = ["MODULES", "CLAIMS", "run_all", "claim_order"]
+__all__ = ["MODULES", "CLAIMS", "SUMMARIES", "run_all", "claim_order"]
 
 #: The topic modules of `bertlab.claims`, each with a ``checks(lm)`` function.
 MODULES = (attention, bertviz, finetuning, flow)
 #: The seed's claims, numbered as in the book (C1–C11); every one must be decided somewhere.
 CLAIMS = tuple(f"C{number}" for number in range(1, 12))
+#: Each claim in one line (the paraphrase of ``../shared/seed/CLAIMS.md``), for the scorecard.
+SUMMARIES = {
+    "C1": "Many ordinary tokens put strong attention on [CLS].",
+    "C2": "In some layers almost every head attends to [SEP].",
+    "C3": "This is normal behaviour, not a malfunction.",
+    "C4": "[CLS] aggregates: tokens send to it in the lower layers, it reads all tokens to summarise.",
+    "C5": "[SEP] marks sentence borders; boundary-aware (middle to upper) layers attend to it.",
+    "C6": "[CLS] low and [SEP] middle are normal; all layers and heads on [CLS]/[SEP] signal "
+          "overfitting or low input diversity.",
+    "C7": "Layers 1–3 (of 12) are diagonal, 4–8 focus on [CLS], in 9–12 [CLS] attends out.",
+    "C8": "Layers where attention gathers on [CLS] give a good sentence vector.",
+    "C9": "Layers that attend to [SEP] show where sentences break and how they relate.",
+    "C10": "Attention only on [CLS]/[SEP] everywhere is clogged flow; freezing or "
+           "re-initialising layers can help.",
+    "C11": "(offer) A Colab cell showing a [CLS]-concentration layer next to a structural layer.",
+}
 
 
 def claim_order(check: ClaimCheck) -> tuple[int, str]:
