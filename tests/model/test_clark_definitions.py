@@ -73,10 +73,10 @@ def as_grid(table, column):
 
 @pytest.fixture(scope="module")
 def corpora(lm):
-    """The test reviews (``[CLS] text [SEP]``) and the shipped pairs, Clark et al.'s input form
-    (``[CLS] A [SEP] B [SEP]``)."""
+    """The test splits of the reviews (``[CLS] text [SEP]``) and of the pairs, Clark et al.'s
+    input form (``[CLS] A [SEP] B [SEP]``): what the book's chapters measure."""
     reviews = bertlab.load_reviews("test")["text"].tolist()
-    pairs = bertlab.load_pairs()
+    pairs = bertlab.load_pairs("test")
     return {"reviews": (reviews, None),
             "pairs": (pairs["text"].tolist(), pairs["text_pair"].tolist())}
 
