@@ -114,13 +114,14 @@ def token_activations(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str
                                                   progress=progress, desc="activations"):
             lm.model(**encoded)
             ids = encoded["input_ids"].cpu()                                   # [B, T]
+            batch_texts = list(range(start, start + len(ids)))                 # corpus indices
             kinds = _kind_masks(masks)                                         # [B, T, N]
             for layer, (part, x) in enumerate(zip(parts, inputs)):            # x: [B, T, D]
                 values = value_vectors(part, x).norm(dim=-1).float().cpu()    # [B, H, T]
                 x = x.float().cpu()
-                norms.append(_norm_rows(start, layer, x, values, kinds))
-                head_norms.append(_head_rows(start, layer, values, kinds))
-                largest.append(_largest_rows(lm, start, layer, x, masks, ids, top_k))
+                norms.append(_norm_rows(batch_texts, layer, x, values, kinds))
+                head_norms.append(_head_rows(batch_texts, layer, values, kinds))
+                largest.append(_largest_rows(lm, batch_texts, layer, x, masks, ids, top_k))
     return TokenActivations(norms=_by_text(norms), head_norms=_by_text(head_norms),
                             largest=_by_text(largest))
 
@@ -145,7 +146,7 @@ def _kind_means(per_position: torch.Tensor, kinds: torch.Tensor) -> torch.Tensor
     return totals / counts.view(counts.shape[0], *([1] * (totals.dim() - 2)), -1)
 
 
-def _norm_rows(start: int, layer: int, x: torch.Tensor, values: torch.Tensor,
+def _norm_rows(texts: list[int], layer: int, x: torch.Tensor, values: torch.Tensor,
                kinds: torch.Tensor) -> pd.DataFrame:
     squares = x.pow(2)                                                 # [B, T, D]
     top_share = squares.amax(dim=-1) / squares.sum(dim=-1)             # [B, T]
@@ -153,38 +154,37 @@ def _norm_rows(start: int, layer: int, x: torch.Tensor, values: torch.Tensor,
                "hidden_norm": _kind_means(x.norm(dim=-1), kinds),
                "value_norm": _kind_means(values, kinds).mean(dim=1),   # mean of [B, H, N] over H
                "top_dim_share": _kind_means(top_share, kinds)}
-    n_texts = x.shape[0]
     table = pd.DataFrame({name: column.flatten().double().numpy()
                           for name, column in columns.items()})
-    table.insert(0, "kind", list(TOKEN_KINDS) * n_texts)
+    table.insert(0, "kind", list(TOKEN_KINDS) * len(texts))
     table.insert(0, "layer", layer)
-    table.insert(0, "text", [start + b for b in range(n_texts) for _ in TOKEN_KINDS])
+    table.insert(0, "text", [text for text in texts for _ in TOKEN_KINDS])
     return table.astype({"n_positions": int})
 
 
-def _head_rows(start: int, layer: int, values: torch.Tensor, kinds: torch.Tensor) -> pd.DataFrame:
+def _head_rows(texts: list[int], layer: int, values: torch.Tensor, kinds: torch.Tensor
+               ) -> pd.DataFrame:
     means = _kind_means(values, kinds)                                 # [B, H, N]
-    n_texts, n_heads, n_kinds = means.shape
     index = pd.MultiIndex.from_product(
-        [range(start, start + n_texts), [layer], range(n_heads), TOKEN_KINDS],
+        [texts, [layer], range(means.shape[1]), TOKEN_KINDS],
         names=["text", "layer", "head", "kind"])
     return pd.DataFrame({"value_norm": means.flatten().double().numpy()}, index=index).reset_index()
 
 
-def _largest_rows(lm: LoadedModel, start: int, layer: int, x: torch.Tensor,
+def _largest_rows(lm: LoadedModel, texts: list[int], layer: int, x: torch.Tensor,
                   masks: PositionMasks, ids: torch.Tensor, top_k: int) -> pd.DataFrame:
-    n_texts, _, size = x.shape
+    size = x.shape[-1]
     magnitude = x.abs()                                                # [B, T, D]
     real = masks.valid[:, :, None].expand_as(magnitude)                # [B, T, D]
     median = torch.nanmedian(magnitude.masked_fill(~real, torch.nan).flatten(1), dim=1).values
     top = magnitude.masked_fill(~real, -1.0).flatten(1).topk(top_k, dim=1)   # padding never wins
     position, dim = top.indices // size, top.indices % size            # [B, top_k] each
     rows = []
-    for b in range(n_texts):
+    for b, text in enumerate(texts):
         for rank in range(top_k):
             p = int(position[b, rank])
             value = float(top.values[b, rank])
-            rows.append({"text": start + b, "layer": layer, "rank": rank + 1, "value": value,
+            rows.append({"text": text, "layer": layer, "rank": rank + 1, "value": value,
                          "dim": int(dim[b, rank]), "position": p,
                          "token": lm.tokenizer.convert_ids_to_tokens(int(ids[b, p])),
                          "kind": _kind_of(masks, b, p), "median": float(median[b]),
