@@ -1,4 +1,4 @@
-"""bertlab.flow.activations: norms of hidden states and value vectors per token kind, largest activations.
+"""bertlab.flow.activations: hidden-state and value-vector norms per kind of token, top activations.
 
 Hand-checkable values on a tiny BERT whose layer-0 input and value vectors are set by hand, batch
 invariance on a tiny random BERT, and parity with a direct computation from the real embedded
