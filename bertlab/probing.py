@@ -39,7 +39,7 @@ from sklearn.preprocessing import StandardScaler
 from .datasets import load_reviews
 from .errors import InputError
 from .extraction import check_corpus, iter_encoded
-from .labels import checked_labelled
+from .classification import checked_labelled
 from .loading import LoadedModel, load  # noqa: F401  (load is used by the doctest above)
 from .reduction import Accumulator
 

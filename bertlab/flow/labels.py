@@ -1,7 +1,7 @@
 """Labels for the forward passes of `bertlab.flow` that measure a classifier (ablation, gradients).
 
 Book chapter: "Does information really flow into [CLS] and [SEP]?". The rules for a label are
-`bertlab.labels`' (one class id per text, below the classifier's number of classes); here only
+`bertlab.classification`'s (one class id per text, below the classifier's number of classes); here only
 what is particular to these analyses: labels need a classification head to predict them.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 
 from ..errors import InputError
-from ..labels import checked_labels
+from ..classification import checked_labels
 from ..loading import LoadedModel
 
 __all__ = ["classifier_labels"]

@@ -1,4 +1,4 @@
-"""Class labels handed to bertlab, checked by one set of rules everywhere.
+"""Classification: the class labels handed to bertlab, checked by one set of rules everywhere.
 
 Book chapters: "[CLS] as aggregator" (probes), "Fine-tuned and overfit models" (`diagnose`),
 "Does information really flow into [CLS] and [SEP]?" (ablation, gradients).
