@@ -123,6 +123,11 @@ def verdict_of(premises: tuple[Condition, ...], conditions: tuple[Condition, ...
     return next(iter(possible)) if len(possible) == 1 else "undecided"
 
 
+def _short(text: str, most: int = 70) -> str:
+    """`text` cut to `most` characters at a word boundary, with an ellipsis."""
+    return text if len(text) <= most else text[:most].rsplit(" ", 1)[0] + " …"
+
+
 def possible_verdicts(conditions: tuple[Condition, ...]) -> set[str]:
     """The plain verdicts that settling each undecided condition one way or the other can give."""
     settled = [(c.met,) if c.met is not None else (True, False) for c in conditions]
@@ -181,24 +186,23 @@ class ClaimCheck:
 
     @property
     def reason(self) -> str:
-        """One line saying what decided the verdict (for the scorecard)."""
-        verdict = self.verdict
+        """One short line saying what decided the verdict (for the scorecard)."""
         if self.untestable:
-            return f"not testable: {self.untestable}"
+            return f"not testable: {_short(self.untestable)}"
         failed = [p for p in self.premises if p.met is not True]
         if failed:
-            state = "is not met" if failed[0].met is False else "is undecided"
-            return f"the premise “{failed[0].text}” {state}"
+            state = "not met" if failed[0].met is False else "undecided"
+            return f"premise {state}: {_short(failed[0].text)}"
         met = sum(c.met is True for c in self.conditions)
-        counts = f"{met} of {len(self.conditions)} conditions met"
+        counts = f"{met} of {len(self.conditions)} met"
+        verdict = self.verdict
         if verdict == "holds":
             return f"all {len(self.conditions)} conditions met"
         if verdict == "undecided":
-            open_ = next(c for c in self.conditions if c.met is None)
-            return f"{counts}; “{open_.text}” is undecided (its interval contains the threshold)"
+            return f"{counts}; undecided: {_short(next(c.text for c in self.conditions if c.met is None))}"
         if verdict == "holds in part":
-            return f"{counts}: {'; '.join(self.part)}"
-        return f"{counts}; e.g. “{self.conditions[0].text}”"
+            return f"{counts}, e.g. {_short(self.part[0])}"
+        return f"none met, e.g. {_short(self.conditions[0].text)}"
 
     @property
     def part(self) -> tuple[str, ...]:

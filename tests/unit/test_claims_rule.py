@@ -174,3 +174,31 @@ def test_c11_one_layer_for_both_roles_is_no_comparison():
 def test_c11_rejects_a_table_without_the_shares():
     with pytest.raises(bertlab.InputError, match="sep_share"):
         choose_layers(hand_profile([0.1], [0.2]).drop(columns="sep_share"))
+
+
+# --- a claim's overall verdict from its aspects ------------------------------------------------
+
+def aspect(*conditions, premises=()):
+    return ClaimCheck("C0", "s", "intro", conditions, premises=premises)
+
+
+@pytest.mark.parametrize("aspects, overall", [
+    ((aspect(MET), aspect(MET)), "holds"),
+    ((aspect(MET), aspect(NOT)), "holds in part"),
+    ((aspect(NOT), aspect(NOT, premises=(NOT,))), "does not hold"),   # the untestable one drops out
+    ((aspect(MET), aspect(MET, OPEN)), "undecided"),                   # holds, or holds in part
+    ((aspect(MET, NOT), aspect(NOT, OPEN)), "holds in part"),          # in part whatever settles
+    ((aspect(NOT, premises=(NOT,)),), "not testable"),
+])
+def test_a_claims_overall_verdict_follows_the_same_rule(aspects, overall):
+    from bertlab.claims import overall_verdict
+
+    assert overall_verdict(aspects) == overall
+
+
+def test_the_reason_names_what_decided_and_stays_short():
+    long = Condition("a condition with a very long description " * 3, 0.7, ">=", 0.5, low=0.6, high=0.8)
+    assert aspect(MET, MET).reason == "all 2 conditions met"
+    assert aspect(NOT, premises=(NOT,)).reason.startswith("premise not met: ")
+    assert "undecided: " in aspect(MET, OPEN).reason
+    assert len(aspect(long, NOT).reason) < 100 and aspect(long, NOT).reason.endswith("…")
