@@ -78,7 +78,8 @@ _FRACTION = "fraction"
 _ZERO_ONE = "0–1"
 #: One entry per column of bertlab's per-(layer, head) tables: `bertlab.METRICS`,
 #: `bertlab.roles.MEASURES`, `bertlab.drift.DRIFT_METRICS`, `bertlab.flow.GRADIENT_KEY_SETS`,
-#: the numbers of `bertlab.flow.ablation.AblationEffect`, and `Diagnosis` evidence.
+#: the numbers of `bertlab.flow.ablation.AblationEffect`, `bertlab.probe_layers` and
+#: `Diagnosis` evidence.
 #: ``tests/unit/test_labels.py`` fails when one of those gains a column without a name here.
 METRIC_NAMES: dict[str, MetricName] = {
     # bertlab.METRICS: where one query row's attention goes (DESIGN.md, "Metric definitions")
@@ -118,6 +119,9 @@ METRIC_NAMES: dict[str, MetricName] = {
     "flip_rate": MetricName("share of predictions that change", _FRACTION),
     "accuracy_before": MetricName("accuracy before ablation", _FRACTION),
     "accuracy_after": MetricName("accuracy after ablation", _FRACTION),
+    # bertlab.probe_layers: held-out accuracy of a linear probe on each layer's vectors
+    "cls_accuracy": MetricName("accuracy of a probe on the [CLS] vector", _FRACTION),
+    "mean_accuracy": MetricName("accuracy of a probe on the mean-pooled vector", _FRACTION),
     # Diagnosis evidence
     "accuracy": MetricName("accuracy", _FRACTION),
     "train_accuracy": MetricName("training accuracy", _FRACTION),
