@@ -14,6 +14,8 @@ Screenshots of every page and view go to ``test-artifacts/``. Helpers: ``browsin
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import bertlab
@@ -122,10 +124,27 @@ def test_bertviz_chapter_draws_each_view_and_its_static_twin(browser, site):
         visit.close()
 
 
+# How JupyterLab (and VS Code) show an HTML output: set as innerHTML, then each <script>
+# replaced by a new one with the same text, which runs (JupyterLab's evalInnerHTMLScriptTags).
+INSERT_LIKE_JUPYTERLAB = """<div id="first"></div><div id="second"></div><script>
+for (const [id, html] of [["first", __FIRST_VIEW__], ["second", __SECOND_VIEW__]]) {
+  const host = document.getElementById(id);
+  host.innerHTML = html;
+  for (const old of host.querySelectorAll("script")) {
+    const fresh = document.createElement("script");
+    for (const attribute of old.attributes) fresh.setAttribute(attribute.name, attribute.value);
+    fresh.textContent = old.textContent;
+    old.replaceWith(fresh);
+  }
+}
+</script>"""
+
+
 @pytest.fixture(scope="module")
 def saved_views(lm, tmp_path_factory):
-    """Files written from `html_action="return"`: each view alone, and each on a page that has
-    require.js and its own `$` (as classic Jupyter does) before the view arrives."""
+    """Files written from `html_action="return"`: each view alone; each on a page that has
+    require.js and its own `$` (as classic Jupyter does) before the view arrives; and two copies
+    inserted into a page after it loaded, as JupyterLab and VS Code insert outputs."""
     folder = tmp_path_factory.mktemp("saved-views")
     att = bertlab.extract(lm, "The dog chased the cat.", "犬が猫を追いかけた。")
     files = {}
@@ -138,13 +157,19 @@ def saved_views(lm, tmp_path_factory):
         classic.write_text(f'<script src="{REQUIRE_JS.as_uri()}"></script>\n'
                            '<script>window.$ = window.jQuery = {notebook: true};</script>\n'
                            + html, encoding="ascii")
-        files[name] = (alone, classic)
+        lab = folder / f"{name}-lab.html"
+        second = view(att, layers=[0], html_action="return").data      # its own element id
+        as_js = {key: json.dumps(text).replace("</", "<\\/") for key, text in
+                 (("__FIRST_VIEW__", html), ("__SECOND_VIEW__", second))}
+        lab.write_text(INSERT_LIKE_JUPYTERLAB.replace("__FIRST_VIEW__", as_js["__FIRST_VIEW__"])
+                       .replace("__SECOND_VIEW__", as_js["__SECOND_VIEW__"]), encoding="ascii")
+        files[name] = (alone, classic, lab)
     return files
 
 
 @pytest.mark.parametrize("name", sorted(VIEW_SHAPES))
 def test_saved_view_draws_from_a_file_with_the_network_blocked(browser, saved_views, name):
-    alone, _ = saved_views[name]
+    alone = saved_views[name][0]
     visit = Visit(browser, "file://")
     try:
         page = visit.open(alone.as_uri())
@@ -162,7 +187,7 @@ def test_saved_view_draws_from_a_file_with_the_network_blocked(browser, saved_vi
 def test_saved_view_draws_beside_require_js_and_leaves_the_pages_jquery(browser, saved_views, name):
     if not REQUIRE_JS.exists():
         pytest.fail(f"{REQUIRE_JS} is missing: run `make assets` (npm ci).")
-    _, classic = saved_views[name]
+    classic = saved_views[name][1]
     visit = Visit(browser, "file://")
     try:
         page = visit.open(classic.as_uri())
@@ -171,5 +196,21 @@ def test_saved_view_draws_beside_require_js_and_leaves_the_pages_jquery(browser,
         assert not visit.problems(), visit.problems()   # e.g. "Mismatched anonymous define()"
         assert page.evaluate("window.$.notebook === true && window.jQuery.notebook === true")
         assert page.evaluate("typeof define === 'function' && !!define.amd")
+    finally:
+        visit.close()
+
+
+@pytest.mark.parametrize("name", sorted(VIEW_SHAPES))
+def test_two_views_inserted_after_load_both_draw(browser, saved_views, name):
+    """JupyterLab and VS Code insert outputs into a live page; the libraries are evaluated once."""
+    lab = saved_views[name][2]
+    visit = Visit(browser, "file://")
+    try:
+        page = visit.open(lab.as_uri())
+        for host in ("#first", "#second"):
+            page.locator(f"{host} svg {VIEW_SHAPES[name]}").nth(MIN_SHAPES - 1).wait_for(
+                state="attached", timeout=20_000)
+        assert not visit.problems(), visit.problems()
+        assert page.evaluate("typeof window.$") == "undefined"   # jQuery took nothing global
     finally:
         visit.close()
