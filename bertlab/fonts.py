@@ -9,10 +9,9 @@ so the shipped WOFF is unpacked once by fontTools (a matplotlib dependency) into
 in the cache (``$BERTLAB_CACHE/fonts``, else ``~/.cache/bertlab/fonts``).
 
 >>> import matplotlib.pyplot as plt
->>> use_japanese_font()
-'Noto Sans JP'
->>> plt.rcParams["font.family"][-1]
-'Noto Sans JP'
+>>> with plt.rc_context():                      # leave the caller's settings as they were
+...     use_japanese_font(), plt.rcParams["font.family"][-1]
+('Noto Sans JP', 'Noto Sans JP')
 """
 
 from __future__ import annotations
