@@ -88,6 +88,7 @@ def test_page_works_with_nothing_but_the_site(browser, site, name):
         views = drawn_views(page)
         fonts = japanese_fonts(page)
         ARTIFACTS.mkdir(exist_ok=True)
+        page.evaluate("document.activeElement.blur(); window.scrollTo(0, 0)")  # header at the top
         page.screenshot(path=str(ARTIFACTS / f"page-{name.replace('/', '-')}.png"), full_page=True)
 
         assert not visit.problems(), f"{name}:\n" + "\n".join(visit.problems())
