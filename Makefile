@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: venv system zoo book test test-quick bench exercises
+.PHONY: venv assets vendor system zoo book test test-quick bench exercises
 
 $(VENV)/.installed: pyproject.toml requirements/ci.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,21 @@ $(VENV)/.installed: pyproject.toml requirements/ci.txt
 
 venv: $(VENV)/.installed
 
-# Chromium (Debian's) drives the browser tests; npm brings require.js, d3 and jQuery for BertViz.
-system:
+# What the site ships instead of loading it from a CDN (MathJax, the Noto Sans JP font, BertViz's
+# d3 and jQuery), pinned in package-lock.json; book/_ext/offline_site.py copies it into _static.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+
+assets: node_modules/.package-lock.json
+
+# The copies of d3, jQuery and the font that the Python package carries (bertlab/assets, with
+# their licences), refreshed from npm; run after changing package.json, and commit the result.
+vendor: venv assets
+	$(BIN)/python scripts/vendor_assets.py
+
+# Chromium (Debian's) drives the browser tests.
+system: assets
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
-	cd tests/book/browser && npm ci --no-audit --no-fund --silent
 
 # The model zoo (every recipe, every experiment seed, one model per core) and the experiment's
 # tables, built once into $(BERTLAB_CACHE) and read by the book, the tests and the course.
@@ -37,7 +48,7 @@ zoo: venv
 	$(BIN)/python -m bertlab.zoo experiment
 
 # The log lets the tests check this very build for warnings instead of building again.
-book: venv zoo
+book: venv assets zoo
 	mkdir -p _build
 	$(BIN)/jupyter-book build . -W -n --keep-going 2>&1 | tee _build/build.log
 

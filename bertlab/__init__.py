@@ -19,10 +19,11 @@ from .errors import (
 )
 from . import datasets
 from .datasets import load_pairs, load_reviews
-from .drawing import head_view, model_view, plot_heatmap, plot_profile
+from .drawing import plot_heatmap, plot_profile
 from .extraction import Attention, extract, extract_batch
 from .loading import EMBEDDED_MODEL_NAME, LoadedModel, load, wrap
 from .metrics import METRICS, corpus_scores, layer_means, score
+from .views import head_view, model_view
 from .flow import (ablate_heads, attention_gradients, cls_rollout, corpus_norm_scores,
                    norm_attention, norm_scores, rollout)
 

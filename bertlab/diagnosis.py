@@ -121,24 +121,37 @@ class Diagnosis:
                 f"{html.escape(self.label)}</strong></p><ul>{''.join(items)}</ul>")
 
     def plot(self, *, axes: Sequence[plt.Axes] | None = None) -> Sequence[plt.Axes]:
-        """Per-layer signals: attention shares, normalised entropy, and drift when measured."""
-        panels = [("share of attention", ["cls_share", "sep_share", "special_share"]),
-                  ("normalised entropy", ["normalised_entropy"])]
+        """Per-layer signals (means over heads), one panel per quantity, stacked at page width,
+        each titled with its name and its y axis with its unit: attention shares, normalised
+        entropy with the near-uniform line, and with a base model each drift measure."""
+        from .drawing import legend_outside
+        from .labels import LAYER_AXIS, metric_name
+
+        panels = [("share of attention, mean over heads", ["cls_share", "sep_share", "special_share"]),
+                  (metric_name("normalised_entropy").name, ["normalised_entropy"])]
         if "js_divergence" in self.signals:
-            panels.append(("drift from base", list(DRIFT_METRICS)))
+            panels += [(metric_name(column).name, [column]) for column in DRIFT_METRICS]
         if axes is None:
-            axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4))[1]
+            axes = plt.subplots(len(panels), 1, sharex=True, layout="constrained",
+                                figsize=(7, 1.8 * len(panels) + 0.6))[1]
+        if len(axes) != len(panels):
+            raise InputError(f"This diagnosis draws {len(panels)} panels; pass that many axes.")
         layers = self.signals.layer + 1
         for ax, (title, columns) in zip(axes, panels):
             for column in columns:
-                ax.plot(layers, self.signals[column], marker="o", label=column)
-            ax.set_xlabel("layer (1 = lowest)")
-            ax.set_title(title)
-            ax.legend(fontsize="small")
-        axes[1].axhline(NEAR_UNIFORM_ENTROPY, color="grey", linestyle=":", linewidth=1)
+                ax.plot(layers, self.signals[column], marker="o",
+                        label=metric_name(column).name.removeprefix("share of attention to "))
+            ax.set_title(title, loc="left", fontsize="medium")
+            ax.set_ylabel(metric_name(columns[0]).unit)
+            ax.set_xticks(list(layers))
+        axes[0].set_ylim(0, 1)
+        legend_outside(axes[0], title="attention to")
+        axes[1].axhline(NEAR_UNIFORM_ENTROPY, color="grey", linestyle=":", linewidth=1,
+                        label=f"near-uniform from {NEAR_UNIFORM_ENTROPY}")
         axes[1].set_ylim(0, 1.02)
+        legend_outside(axes[1], handles=axes[1].get_lines()[1:])
+        axes[-1].set_xlabel(LAYER_AXIS)
         axes[0].figure.suptitle(f"{self.model_name}: {self.label}")
-        axes[0].figure.tight_layout()
         return axes
 
 

@@ -31,7 +31,8 @@ PATH = re.compile(r"(?<![\w/.-])((?:\.\./shared/|(?:" + "|".join(TOP_FOLDERS) + 
                   r"|[\w-]+\.(?:py|md|txt|toml|yml|json|csv|cfg))(?![\w/-])")
 # Files that the code writes (into caches, course folders or build output), or that belong to
 # other tools, named as such: they are not in the repository.
-WRITTEN_OR_FOREIGN = {"history.json", "recipe.json", "grades.csv", "myst.yml", "node_modules"}
+WRITTEN_OR_FOREIGN = {"history.json", "recipe.json", "grades.csv", "myst.yml", "node_modules",
+                      "LICENSE.txt"}
 # How a page or module is named without its ending (a table of contents entry, a doc link).
 ENDINGS = ("", ".md", ".py", ".ipynb")
 DOTTED = re.compile(r"`(bertlab(?:\.\w+)+)")

@@ -1,0 +1,63 @@
+"""Reader-facing labels: layers and heads from 1, one human name and unit per metric column."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bertlab
+from bertlab import labels
+from bertlab.drift import DRIFT_METRICS
+from bertlab.flow.ablation import AblationEffect
+from bertlab.flow.gradients import GRADIENT_KEY_SETS
+from bertlab.roles import MEASURES
+
+
+def test_layers_and_heads_are_counted_from_one():
+    assert labels.layer_label(0) == "layer 1"
+    assert labels.head_label(0, 2) == "layer 1, head 3"
+    assert labels.head_label(np.int64(5), np.int64(11)) == "layer 6, head 12"
+    assert labels.tick_labels([0, 1, 11]) == ["1", "2", "12"]
+
+
+@pytest.mark.parametrize("bad", [-1, 1.0, True, "0", None])
+def test_labels_refuse_what_is_not_a_zero_based_index(bad):
+    with pytest.raises(bertlab.InputError, match="0-based"):
+        labels.layer_label(bad)
+
+
+def test_every_column_of_bertlabs_tables_has_a_name_and_a_unit():
+    numbers = [f.name for f in dataclasses.fields(AblationEffect)
+               if f.type in ("float", float)]
+    assert {"cls_cosine_distance", "flip_rate", "accuracy_after"} <= set(numbers)
+    columns = [*bertlab.METRICS, *MEASURES, *DRIFT_METRICS, *GRADIENT_KEY_SETS, *numbers]
+    for column in columns:
+        name = labels.metric_name(column)
+        assert name.name and name.unit, column
+        assert "_" not in name.name, f"{column}: {name.name!r} is not a human name"
+
+
+def test_units_follow_the_metric_definitions():
+    assert labels.metric_label("entropy") == "entropy (nats)"
+    assert labels.metric_label("normalised_entropy") == "normalised entropy (0–1)"
+    assert labels.metric_label("cls_share") == "share of attention to [CLS] (fraction)"
+    assert labels.metric_name("js_divergence").unit == "nats"
+
+
+def test_norm_and_weight_forms_of_a_metric_say_which_they_are():
+    assert labels.metric_label("norm_cls_share") == "share of attention to [CLS], by norm (fraction)"
+    assert labels.metric_label("weight_sep_share", unit=False) == "share of attention to [SEP], by weight"
+    with pytest.raises(bertlab.InputError, match="norm_cls_shar"):
+        labels.metric_name("norm_cls_shar")
+
+
+def test_reader_table_counts_from_one_and_leaves_the_input_alone():
+    table = pd.DataFrame({"layer": [0, 0, 1], "head": [0, 1, 0], "entropy": [1.0, 2.0, 3.0],
+                          "role": ["a", "b", "c"]})
+    shown = labels.reader_table(table)
+    assert shown["layer"].tolist() == [1, 1, 2] and shown["head"].tolist() == [1, 2, 1]
+    assert list(shown.columns) == ["layer", "head", "entropy (nats)", "role"]
+    assert table["layer"].tolist() == [0, 0, 1] and "entropy" in table.columns
+    by_layer = labels.reader_table(table.groupby("layer")[["entropy"]].mean())
+    assert by_layer.index.tolist() == [1, 2]
