@@ -26,6 +26,7 @@ Layers and heads are 0-based here, as in the tensor and in BertViz's own menus.
 
 from __future__ import annotations
 
+import numbers
 import re
 from collections.abc import Sequence
 from functools import cache
@@ -69,10 +70,12 @@ def head_view(att: Attention, layers: Sequence[int] | None = None, *, layer: int
     from bertviz import head_view as bertviz_head_view
 
     kwargs = _bertviz_arguments(att, layers)
-    if layer is not None and layer not in kwargs["include_layers"]:
-        _bad_layer(layer, kwargs["include_layers"])
-    view = bertviz_head_view(**kwargs, layer=layer, heads=list(heads) if heads is not None else None,
-                             html_action="return")
+    if layer is not None:
+        layer = _indices([layer], att.n_layers, "layer")[0]
+        if layer not in kwargs["include_layers"]:
+            _bad_layer(layer, kwargs["include_layers"])
+    heads = None if heads is None else _indices(heads, att.n_heads, "head")
+    view = bertviz_head_view(**kwargs, layer=layer, heads=heads, html_action="return")
     return _show(offline_html(view.data), html_action)
 
 
@@ -85,8 +88,8 @@ def model_view(att: Attention, layers: Sequence[int] | None = None, *,
     from bertviz import model_view as bertviz_model_view
 
     kwargs = _bertviz_arguments(att, layers)
-    view = bertviz_model_view(**kwargs, include_heads=list(heads) if heads is not None else None,
-                              html_action="return")
+    heads = None if heads is None else _indices(heads, att.n_heads, "head")
+    view = bertviz_model_view(**kwargs, include_heads=heads, html_action="return")
     return _show(offline_html(view.data), html_action)
 
 
@@ -174,17 +177,30 @@ def _bertviz_arguments(att: Attention, layers: Sequence[int] | None) -> dict:
         raise InputError(
             f"BertViz shows one text at a time: pass one Attention from bertlab.extract, got "
             f"{type(att).__name__}. For a batch, pick one element, e.g. extract_batch(...)[0].")
-    if layers is None:
-        layers = list(range(att.n_layers))
-    layers = [int(l) for l in layers]
-    if not layers:
-        raise InputError("layers is empty: pass the 0-based layers to show, or None for all.")
-    for l in layers:
-        if not 0 <= l < att.n_layers:
-            _bad_layer(l, list(range(att.n_layers)))
+    layers = list(range(att.n_layers)) if layers is None else _indices(layers, att.n_layers, "layer")
     attention = [att.weights[l][None] for l in range(att.n_layers)]  # n_layers × [1, H, Q, K]
     return {"attention": attention, "tokens": list(att.tokens),
             "sentence_b_start": att.sentence_b_start, "include_layers": layers}
+
+
+def _indices(values, count: int, what: str) -> list[int]:
+    """`values` as a non-empty list of distinct 0-based indices below `count`, or a clear error
+    (a bare number, a float such as 1.7, a bool or an index out of range is refused)."""
+    if isinstance(values, (int, str, bytes, float)) or not hasattr(values, "__iter__"):
+        raise InputError(f"{what}s must be a list of 0-based {what} numbers, e.g. [0, 2]; got "
+                         f"{values!r}. For one {what}, write [{values!r}].")
+    checked = []
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise InputError(f"A {what} is a 0-based integer, got {value!r} in {list(values)!r}.")
+        if not 0 <= value < count:
+            raise InputError(f"{what.capitalize()} {value} is not available: {what}s are 0-based, "
+                             f"choose from 0 to {count - 1}.")
+        checked.append(int(value))
+    if not checked:
+        raise InputError(f"The list of {what}s is empty: pass the 0-based {what}s to show, or "
+                         "None for all.")
+    return checked
 
 
 def _bad_layer(layer: int, allowed: list[int]):

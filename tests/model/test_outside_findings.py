@@ -169,3 +169,17 @@ def test_truncation_warning_names_the_corpus_index_and_the_callers_line(lm):
     with pytest.warns(bertlab.BertlabWarning, match=r"texts\[3\]") as caught:
         bertlab.corpus_scores(lm, corpus, batch_size=2, progress=False)
     assert caught[0].filename == __file__
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda att: bertlab.head_view(att, layers=5), "a list of 0-based layer"),
+    (lambda att: bertlab.model_view(att, heads=[99]), "Head 99 is not available"),
+    (lambda att: bertlab.head_view(att, heads=[99]), "Head 99 is not available"),
+    (lambda att: bertlab.head_view(att, layers=[1.7]), "0-based integer, got 1.7"),
+    (lambda att: bertlab.head_view(att, layer=True), "0-based integer, got True"),
+    (lambda att: bertlab.model_view(att, layers=[]), "empty"),
+])
+def test_view_arguments_are_checked_not_silently_rounded_or_ignored(lm, call, message):
+    att = bertlab.extract(lm, TEXTS[0])
+    with pytest.raises(bertlab.InputError, match=message):
+        call(att)
