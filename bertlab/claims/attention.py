@@ -302,20 +302,31 @@ def check_c4(ev: AttentionEvidence) -> ClaimCheck:
     "[CLS] attends to all tokens to summarise them" names no layer; summarising follows
     gathering, and the seed's own table (C7) puts it in layers 9–12 of 12: the upper third.
     """
-    lower, upper = ev.layers(THIRDS["lower"]), ev.layers(THIRDS["upper"])
-    to_cls = ev.review_texts.excess("content_cls_share")
+    upper = ev.layers(THIRDS["upper"])
     out, spread = ev.review_texts["cls_out_share"], ev.review_texts["cls_row_entropy"]
     return ClaimCheck("C4", "An aggregation network: lower-layer tokens refer to [CLS], and [CLS] "
                       "attends to all tokens to summarise them.", "cls", (
-        condition(f"mean [CLS] share of the ordinary tokens' rows beyond uniform, lower third "
-                  f"({_layer_names(lower, ev.n_layers)})",
-                  ev.review_texts.bootstrap(lambda w: _band_mean(w, to_cls, lower)), ">=", STRONG_SHARE),
-        condition(f"share of [CLS]'s own attention on the ordinary tokens (not itself, not "
-                  f"[SEP]), upper third ({_layer_names(upper, ev.n_layers)})",
-                  ev.review_texts.bootstrap(lambda w: _band_mean(w, out, upper)), ">=", MAJORITY),
-        condition(f"normalised entropy of [CLS]'s attention (spread over the text), upper third",
-                  ev.review_texts.bootstrap(lambda w: _band_mean(w, spread, upper)), ">=", BROAD_ENTROPY),
+        _lower_third_cls(ev),
+        _band_condition(ev.review_texts, out, upper, "share of [CLS]'s own attention on the "
+                        "ordinary tokens (not itself, not [SEP]), upper third", MAJORITY),
+        _band_condition(ev.review_texts, spread, upper, "normalised entropy of [CLS]'s attention "
+                        "(spread over the text), upper third", BROAD_ENTROPY),
     ), premises=(structured(ev.review_texts),))
+
+
+def _lower_third_cls(ev: AttentionEvidence) -> Condition:
+    """The ordinary tokens of the lower third refer to [CLS] (C4's first half, C6's first row)."""
+    return _band_condition(ev.review_texts, ev.review_texts.excess("content_cls_share"),
+                           ev.layers(THIRDS["lower"]), "mean [CLS] share of the ordinary tokens' "
+                           "rows beyond uniform, lower third", STRONG_SHARE)
+
+
+def _band_condition(sample: Sample, values: np.ndarray, layers: list[int], text: str,
+                    threshold: float) -> Condition:
+    """``mean over the band's layers and heads of `values` >= threshold``, bootstrapped over
+    `sample`'s texts; the band's layers (counted from 1) are added to `text`."""
+    return condition(f"{text} ({_layer_names(layers, sample.n_layers)}; {sample.name})",
+                     sample.bootstrap(lambda w: _band_mean(w, values, layers)), ">=", threshold)
 
 
 def check_c5(ev: AttentionEvidence) -> ClaimCheck:
@@ -325,9 +336,8 @@ def check_c5(ev: AttentionEvidence) -> ClaimCheck:
     depth = lambda w: relative_depth(_layer_means(w, to_sep).argmax(-1), ev.n_layers)  # noqa: E731
     return ClaimCheck("C5", "[SEP] marks sentence boundaries, so boundary-aware middle-to-upper "
                       "layers attend to [SEP].", "sep", (
-        condition(f"mean [SEP] share beyond uniform, middle and upper thirds "
-                  f"({_layer_names(middle_up, ev.n_layers)}; sentence pairs)",
-                  ev.pair_texts.bootstrap(lambda w: _band_mean(w, to_sep, middle_up)), ">=", STRONG_SHARE),
+        _band_condition(ev.pair_texts, to_sep, middle_up, "mean [SEP] share beyond uniform, "
+                        "middle and upper thirds", STRONG_SHARE),
         condition("relative depth of the layer with the highest [SEP] share beyond uniform "
                   "(pairs; 0 = bottom, 1 = top)", ev.pair_texts.bootstrap(depth), ">=",
                   THIRDS["middle"][0]),
@@ -336,16 +346,13 @@ def check_c5(ev: AttentionEvidence) -> ClaimCheck:
 
 def check_c6(ev: AttentionEvidence) -> ClaimCheck:
     """C6, first two rows, on the pretrained model: [CLS] in lower layers, [SEP] in middle ones."""
-    lower, middle = ev.layers(THIRDS["lower"]), ev.layers(THIRDS["middle"])
-    to_cls, to_sep = ev.review_texts.excess("content_cls_share"), ev.pair_texts.excess("sep_share")
+    middle = ev.layers(THIRDS["middle"])
+    to_sep = ev.pair_texts.excess("sep_share")
     return ClaimCheck("C6", "Normal profile: [CLS] concentration in lower layers, [SEP] "
                       "concentration in middle layers.", "roles", (
-        condition(f"mean [CLS] share of the ordinary tokens' rows beyond uniform, lower third "
-                  f"({_layer_names(lower, ev.n_layers)}; reviews)",
-                  ev.review_texts.bootstrap(lambda w: _band_mean(w, to_cls, lower)), ">=", STRONG_SHARE),
-        condition(f"mean [SEP] share beyond uniform, middle third "
-                  f"({_layer_names(middle, ev.n_layers)}; sentence pairs)",
-                  ev.pair_texts.bootstrap(lambda w: _band_mean(w, to_sep, middle)), ">=", STRONG_SHARE),
+        _lower_third_cls(ev),
+        _band_condition(ev.pair_texts, to_sep, middle, "mean [SEP] share beyond uniform, middle "
+                        "third", STRONG_SHARE),
     ), aspect="pretrained profile", premises=(structured(ev.review_texts), structured(ev.pair_texts)))
 
 

@@ -82,6 +82,8 @@ N_RANDOM_DRAWS = 8
 N_ABLATION_TEXTS = 96
 
 _SPLIT = "test"
+_NO_ZOO = ("the zoo's classifiers were fine-tuned from another model, so the condition on them "
+           "is not asked here")
 _SHARES = ("cls_share", "sep_share", "special_share")
 
 
@@ -256,8 +258,7 @@ def _check_c4(lm: LoadedModel, healthy: LoadedModel | None) -> ClaimCheck:
             f"share of the final [CLS] drawn from the words (rollout), {healthy.name} (whose "
             "classifier reads [CLS])", words(healthy), ">=", WORD_MAJORITY))
     else:
-        illustrations = ("the zoo's classifiers were fine-tuned from another model, so the "
-                         "condition on them is not asked here",)
+        illustrations = (_NO_ZOO,)
     return ClaimCheck("C4", "Tokens send their information into [CLS], and the final [CLS] "
                       "aggregates all the tokens.", CHAPTER, tuple(conditions), aspect=ASPECT,
                       premises=(structured(evidence(lm).review_texts),
@@ -288,8 +289,7 @@ def _check_c5(lm: LoadedModel, healthy: LoadedModel | None) -> ClaimCheck:
                       / _layer_means(w, per["other_gradient"])[..., middle_up].mean(-1),
                       n_texts, what="reviews"), ">=", 1.0))
     else:
-        illustrations = ("the zoo's classifiers were fine-tuned from another model, so the "
-                         "gradient condition is not asked here",)
+        illustrations = (_NO_ZOO,)
     return ClaimCheck("C5", "The attention to [SEP], the boundary of a sentence pair, matters in "
                       "the middle and upper layers.", CHAPTER, tuple(conditions), aspect=ASPECT,
                       premises=(structured(evidence(lm).pair_texts),
