@@ -41,7 +41,7 @@ CLAIMS_DIR = Path(os.environ.get("BERTLAB_CLAIMS_DIR") or BUILD / "claims")
 CLAIMS = [f"C{number}" for number in range(1, 12)]
 # What the book's build depends on: a change to any of these makes an older build stale.
 SOURCES = ["_config.yml", "_toc.yml", "references.bib", "book/**/*.md", "bertlab/**/*.py",
-           "bertlab/data/*"]
+           "bertlab/data/*", "book/_ext/*.py", "book/_static/*", "package-lock.json"]
 # Sphinx reports problems as "WARNING: …", "ERROR: …" or "CRITICAL: …" (with -W the first
 # becomes an error too). Other tools' log lines that merely contain the word, such as the
 # kernel's "[IPKernelApp] WARNING | …", are not build warnings.
