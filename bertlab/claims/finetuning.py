@@ -23,7 +23,8 @@ import pandas as pd
 
 from ..loading import LoadedModel
 from ..roles import MAJORITY
-from ..zoo.experiment import ExperimentResults, results
+# The experiment's per-model summary lives with the experiment; these names are kept here too.
+from ..zoo.experiment import concentrated_heads, model_summary, profile_distance, results
 from . import ClaimCheck, Condition
 
 __all__ = ["ASPECT", "CHAPTER", "PROFILE_MARGIN", "ALL_HEADS", "checks", "check_c3", "check_c6",
@@ -40,39 +41,7 @@ PROFILE_MARGIN = 0.10
 #: "All layers and all heads" read with a little slack: at least 90 % of the (layer, head) pairs.
 ALL_HEADS = 0.9
 # A head is "concentrated" when more than `MAJORITY` (0.5, bertlab.roles) of its attention goes to
-# special tokens: the same bar as the role labels, so a chapter and a claim never disagree.
-
-
-def concentrated_heads(experiment: ExperimentResults) -> pd.DataFrame:
-    """Share of (layer, head) pairs with special_share > `MAJORITY`, per (recipe, seed).
-
-    Columns: recipe, seed, concentrated_heads.
-    """
-    heads = experiment.heads.assign(concentrated=experiment.heads.special_share > MAJORITY)
-    return (heads.groupby(["recipe", "seed"], as_index=False, sort=False).concentrated.mean()
-            .rename(columns={"concentrated": "concentrated_heads"}))
-
-
-def profile_distance(experiment: ExperimentResults) -> pd.DataFrame:
-    """Largest per-layer gap in special_share between each model and the pretrained base.
-
-    Columns: recipe, seed, profile_distance (max over layers of |model − base|).
-    """
-    base = experiment.base_layers.set_index("layer").special_share
-    layers = experiment.layers
-    gaps = (layers.special_share - layers.layer.map(base)).abs()
-    return (layers.assign(profile_distance=gaps).groupby(["recipe", "seed"], as_index=False,
-                                                         sort=False).profile_distance.max())
-
-
-def model_summary(experiment: ExperimentResults) -> pd.DataFrame:
-    """One row per (recipe, seed): accuracies, gaps, concentrated heads, profile distance and
-    peak_special_share (the highest per-layer special-token share)."""
-    peak = (experiment.layers.groupby(["recipe", "seed"], as_index=False, sort=False)
-            .special_share.max().rename(columns={"special_share": "peak_special_share"}))
-    return (experiment.models.merge(concentrated_heads(experiment), on=["recipe", "seed"])
-            .merge(profile_distance(experiment), on=["recipe", "seed"])
-            .merge(peak, on=["recipe", "seed"]))
+# special tokens (`bertlab.zoo.experiment.concentrated_heads`).
 
 
 def checks(lm: LoadedModel | None = None) -> list[ClaimCheck]:

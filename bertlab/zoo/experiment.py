@@ -26,17 +26,21 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..datasets import load_reviews
 from ..diagnosis import attention_signals, classifier_evidence, decide
 from ..drift import DRIFT_METRICS
 from ..loading import LoadedModel
 from ..loading import load as load_base
+from ..roles import MAJORITY
 from .cache import cache_dir, key, load
 from .recipes import PROBE_RECIPES, RECIPES, ZOO_RECIPES
+from .sources import code_fingerprint
 from .training import torch_threads, training_data
 from .workers import in_processes
 
 __all__ = ["SEEDS", "RULE_SEEDS", "HELD_OUT_SEEDS", "HELD_OUT_RECIPES", "EXPERIMENT_RECIPES",
-           "EVIDENCE", "ExperimentResults", "results", "run", "spread"]
+           "EVIDENCE", "ExperimentResults", "results", "run", "spread", "model_summary",
+           "concentrated_heads", "profile_distance"]
 
 SEEDS = (0, 1, 2)
 #: diagnose's thresholds were read off these seeds of the non-held-out recipes ...
@@ -112,6 +116,39 @@ def spread(table: pd.DataFrame, by: Sequence[str], metrics: Sequence[str]) -> pd
     return grouped.reset_index()
 
 
+def concentrated_heads(experiment: ExperimentResults) -> pd.DataFrame:
+    """Share of (layer, head) pairs with special_share > `MAJORITY`, per (recipe, seed).
+
+    Columns: recipe, seed, concentrated_heads. `MAJORITY` (0.5, `bertlab.roles`) is the bar of
+    the role labels too, so a chapter and a claim never disagree on what "concentrated" means.
+    """
+    heads = experiment.heads.assign(concentrated=experiment.heads.special_share > MAJORITY)
+    return (heads.groupby(["recipe", "seed"], as_index=False, sort=False).concentrated.mean()
+            .rename(columns={"concentrated": "concentrated_heads"}))
+
+
+def profile_distance(experiment: ExperimentResults) -> pd.DataFrame:
+    """Largest per-layer gap in special_share between each model and the pretrained base.
+
+    Columns: recipe, seed, profile_distance (max over layers of |model − base|).
+    """
+    base = experiment.base_layers.set_index("layer").special_share
+    layers = experiment.layers
+    gaps = (layers.special_share - layers.layer.map(base)).abs()
+    return (layers.assign(profile_distance=gaps).groupby(["recipe", "seed"], as_index=False,
+                                                         sort=False).profile_distance.max())
+
+
+def model_summary(experiment: ExperimentResults) -> pd.DataFrame:
+    """One row per (recipe, seed): accuracies, gaps, concentrated heads, profile distance and
+    peak_special_share (the highest per-layer special-token share)."""
+    peak = (experiment.layers.groupby(["recipe", "seed"], as_index=False, sort=False)
+            .special_share.max().rename(columns={"special_share": "peak_special_share"}))
+    return (experiment.models.merge(concentrated_heads(experiment), on=["recipe", "seed"])
+            .merge(profile_distance(experiment), on=["recipe", "seed"])
+            .merge(peak, on=["recipe", "seed"]))
+
+
 def results(*, progress: bool = True, jobs: int = 1) -> ExperimentResults:
     """The experiment over `EXPERIMENT_RECIPES` × `SEEDS`, from the cache or computed once."""
     folder = cache_dir() / f"experiment-{_experiment_key()}"
@@ -129,11 +166,9 @@ def run(recipes: Sequence[str] = EXPERIMENT_RECIPES, seeds: Sequence[int] = SEED
         progress: bool = True, jobs: int = 1) -> ExperimentResults:
     """Build (or load) every model and measure it, `jobs` models at a time in their own
     processes; nothing is cached here (see `results`)."""
-    from .. import datasets
-
     runs = [(recipe, seed) for seed in seeds for recipe in recipes]
     with torch_threads():  # measured like it is trained: one thread (see training.THREADS)
-        base_heads = attention_signals(_base(), datasets.load_reviews("test").text.tolist())
+        base_heads = attention_signals(_base(), load_reviews("test").text.tolist())
     measured = dict(in_processes(_measure, runs, jobs=jobs, desc="experiment", progress=progress))
     models = [measured[run][0] for run in runs]
     heads = pd.concat([measured[run][1] for run in runs], ignore_index=True)
@@ -143,10 +178,8 @@ def run(recipes: Sequence[str] = EXPERIMENT_RECIPES, seeds: Sequence[int] = SEED
 
 def _measure(run: tuple[str, int]) -> tuple[dict, pd.DataFrame]:
     """One model's row of `models` and its rows of `heads` (in a worker process when jobs > 1)."""
-    from .. import datasets
-
     recipe, seed = run
-    test = datasets.load_reviews("test")
+    test = load_reviews("test")
     with torch_threads():
         lm = load(recipe, seed, progress=False)
         row = _model_row(lm, recipe, seed, test)
@@ -176,10 +209,9 @@ def _model_row(lm: LoadedModel, recipe: str, seed: int, test: pd.DataFrame) -> d
 
 
 def _experiment_key() -> str:
-    """Hash of every model's cache key and of the test texts: a change to either recomputes."""
-    from .. import __version__, datasets
-
+    """Hash of every model's cache key, of the test texts and of the code that measures them
+    (this module and every bertlab module it imports): a change to any of them recomputes."""
     identity = {"models": [key(r, s) for r in EXPERIMENT_RECIPES for s in SEEDS],
-                "test": hashlib.sha256(datasets.load_reviews("test").to_csv().encode()).hexdigest(),
-                "bertlab": __version__}
+                "test": hashlib.sha256(load_reviews("test").to_csv().encode()).hexdigest(),
+                "code": code_fingerprint(__name__)}
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
