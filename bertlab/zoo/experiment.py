@@ -39,7 +39,7 @@ from .training import torch_threads, training_data
 from .workers import in_processes
 
 __all__ = ["SEEDS", "RULE_SEEDS", "HELD_OUT_SEEDS", "HELD_OUT_RECIPES", "EXPERIMENT_RECIPES",
-           "EVIDENCE", "ExperimentResults", "results", "run", "spread", "model_summary",
+           "EVIDENCE", "ExperimentResults", "results", "run", "spread", "tables_key", "model_summary",
            "concentrated_heads", "profile_distance"]
 
 SEEDS = (0, 1, 2)
@@ -151,7 +151,7 @@ def model_summary(experiment: ExperimentResults) -> pd.DataFrame:
 
 def results(*, progress: bool = True, jobs: int = 1) -> ExperimentResults:
     """The experiment over `EXPERIMENT_RECIPES` × `SEEDS`, from the cache or computed once."""
-    folder = cache_dir() / f"experiment-{_experiment_key()}"
+    folder = cache_dir() / f"experiment-{tables_key()}"
     tables = {name: folder / f"{name}.csv" for name in ("models", "heads", "base_heads")}
     if all(path.is_file() for path in tables.values()):
         return ExperimentResults(**{name: pd.read_csv(path) for name, path in tables.items()})
@@ -208,9 +208,11 @@ def _model_row(lm: LoadedModel, recipe: str, seed: int, test: pd.DataFrame) -> d
     return row
 
 
-def _experiment_key() -> str:
+def tables_key() -> str:
     """Hash of every model's cache key, of the test texts and of the code that measures them
-    (this module and every bertlab module it imports): a change to any of them recomputes."""
+    (this module and every bertlab module it imports): a change to any of them recomputes.
+
+    It names the whole cache the experiment needs (`python -m bertlab.zoo key` prints it)."""
     identity = {"models": [key(r, s) for r in EXPERIMENT_RECIPES for s in SEEDS],
                 "test": hashlib.sha256(load_reviews("test").to_csv().encode()).hexdigest(),
                 "code": code_fingerprint(__name__)}

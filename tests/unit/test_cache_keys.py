@@ -8,8 +8,10 @@ comment changes nothing. Each test edits a copy of the package's sources, never 
 import shutil
 
 import pytest
+import yaml
 
 from bertlab.zoo import cache, experiment, sources
+from bertlab.zoo.__main__ import main as zoo_cli
 
 
 @pytest.fixture
@@ -22,7 +24,7 @@ def copied_sources(tmp_path, monkeypatch):
 
 
 def keys() -> tuple[str, str]:
-    return cache.key("overfit", 0), experiment._experiment_key()
+    return cache.key("overfit", 0), experiment.tables_key()
 
 
 def append(path, text: str) -> None:
@@ -94,3 +96,19 @@ def test_the_zoo_depends_neither_on_the_verdicts_nor_on_the_package_root():
     assert "bertlab.diagnosis" not in trained_by
     assert "bertlab" not in trained_by
     assert "bertlab" not in sources.imported_modules("bertlab.zoo.experiment")
+
+
+def test_the_pages_workflow_restores_only_a_cache_of_the_same_key(capsys):
+    """The zoo cache of .github/workflows/pages.yml is keyed by `python -m bertlab.zoo key` (all
+    the experiment's keys in one hash), with no fallback to a cache of another key."""
+    workflow = yaml.safe_load((sources.SOURCE_ROOT / ".github" / "workflows" / "pages.yml")
+                              .read_text(encoding="utf-8"))
+    steps = workflow["jobs"]["build"]["steps"]
+    caches = [step for step in steps if step.get("uses", "").startswith("actions/cache")]
+    assert len(caches) == 1 and "restore-keys" not in caches[0]["with"]
+    key_step = next(step for step in steps if step.get("id") == "zoo")
+    assert "python -m bertlab.zoo key" in key_step["run"]
+    assert "steps.zoo.outputs.key" in caches[0]["with"]["key"]
+    assert steps.index(key_step) < steps.index(caches[0])
+    assert zoo_cli(["key"]) == 0
+    assert capsys.readouterr().out.strip() == experiment.tables_key()
