@@ -39,7 +39,8 @@ from .sources import code_fingerprint
 from .training import data_fingerprint, fine_tune, training_data, training_setup
 from .workers import DEFAULT_JOBS, in_processes
 
-__all__ = ["cache_dir", "key", "model_folder", "is_built", "build", "build_many", "load", "history"]
+__all__ = ["cache_dir", "key", "model_folder", "is_built", "build", "build_many", "longest_first",
+           "load", "history"]
 
 _HISTORY_FILE = "history.json"
 _RECIPE_FILE = "recipe.json"
@@ -90,7 +91,9 @@ def build(recipe: Recipe | str, seed: int = 0, *, progress: bool = True) -> Path
     with quiet_transformers():
         trained.model.save_pretrained(staging)
         trained.tokenizer.save_pretrained(staging)
-    (staging / _HISTORY_FILE).write_text(trained.history.to_json(orient="records", indent=1))
+    # 15 digits: the experiment reads the kept epoch's train and validation numbers from here
+    (staging / _HISTORY_FILE).write_text(
+        trained.history.to_json(orient="records", indent=1, double_precision=15))
     (staging / _RECIPE_FILE).write_text(
         json.dumps({**dataclasses.asdict(recipe), "seed": seed}, indent=1))
     try:
@@ -106,7 +109,7 @@ def build_many(models: Sequence[tuple[str, int]], *, jobs: int = DEFAULT_JOBS) -
     The longest builds start first, so that the workers finish together; the weights do not
     depend on `jobs`.
     """
-    models = sorted(models, key=_training_examples, reverse=True)
+    models = longest_first(models)
     start = time.perf_counter()
     for (name, seed), (seconds, folder) in in_processes(_timed_build, models, jobs=jobs):
         tqdm.write(f"{name} seed {seed}: {seconds:.1f} s -> {folder}")
@@ -119,10 +122,14 @@ def _timed_build(model: tuple[str, int]) -> tuple[float, Path]:
     return time.perf_counter() - start, folder
 
 
-def _training_examples(model: tuple[str, int]) -> int:
-    """Examples seen in training: a proxy for how long a model takes to build."""
-    name, seed = model
-    return len(training_data(name, seed)[0]) * get_recipe(name).epochs
+def longest_first(models: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+    """(recipe, seed) models in the order to build them so that workers finish together: most
+    training examples seen (a proxy for build time) first."""
+    def examples_seen(model: tuple[str, int]) -> int:
+        name, seed = model
+        return len(training_data(name, seed)[0]) * get_recipe(name).epochs
+
+    return sorted(models, key=examples_seen, reverse=True)
 
 
 def load(name: Recipe | str, seed: int = 0, *, progress: bool = True) -> LoadedModel:

@@ -5,11 +5,12 @@ it). For every recipe and seed, on the held-out test split of the reviews:
 
 * per (layer, head): [CLS] / [SEP] / special shares, entropy, normalised entropy, and drift from
   the base model (Jensen–Shannon divergence of attention rows, cosine of flattened maps);
-* per model: train / validation / test accuracy and loss, the generalisation gap (train − test),
-  and the held-out evidence `bertlab.diagnose` uses (chance, confidence, confidence gap).
+* per model: train / validation / test accuracy and loss (train and validation as the training
+  curves recorded them for the kept epoch), the generalisation gap (train − test), and the
+  held-out evidence `bertlab.diagnose` uses (chance, confidence, confidence gap).
 
-`results()` computes all of it once and caches the tables as CSV next to the zoo models; the
-book reads the cache and never retrains. The diagnosis verdicts are recomputed from the cached
+`results()` computes all of it once (building each missing model right before measuring it) and
+caches the tables as CSV next to the zoo models; the book reads the cache and never retrains. The diagnosis verdicts are recomputed from the cached
 tables (`ExperimentResults.diagnoses`), so they always follow the current thresholds.
 
 Held out while `bertlab.diagnose`'s thresholds were chosen: seed 2 of every recipe, the whole
@@ -21,10 +22,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
+from tqdm.auto import tqdm
 
 from ..datasets import load_reviews
 from ..diagnosis import attention_signals, classifier_evidence, decide
@@ -32,10 +35,10 @@ from ..drift import DRIFT_METRICS
 from ..loading import LoadedModel
 from ..loading import load as load_base
 from ..roles import MAJORITY
-from .cache import cache_dir, key, load
+from .cache import build, cache_dir, history, key, load, longest_first
 from .recipes import PROBE_RECIPES, RECIPES, ZOO_RECIPES
 from .sources import code_fingerprint
-from .training import torch_threads, training_data
+from .training import torch_threads
 from .workers import in_processes
 
 __all__ = ["SEEDS", "RULE_SEEDS", "HELD_OUT_SEEDS", "HELD_OUT_RECIPES", "EXPERIMENT_RECIPES",
@@ -53,8 +56,6 @@ EXPERIMENT_RECIPES = (*ZOO_RECIPES, *PROBE_RECIPES)
 #: What `diagnose` is given, from least to most: the five columns of `ExperimentResults.diagnoses`.
 EVIDENCE = ("attention", "attention + base", "attention + labelled", "attention + base + labelled",
             "all + training data")
-
-_SPLITS = ("train", "validation", "test")
 
 
 @dataclass(frozen=True)
@@ -165,27 +166,41 @@ def results(*, progress: bool = True, jobs: int = 1) -> ExperimentResults:
 def run(recipes: Sequence[str] = EXPERIMENT_RECIPES, seeds: Sequence[int] = SEEDS, *,
         progress: bool = True, jobs: int = 1) -> ExperimentResults:
     """Build (or load) every model and measure it, `jobs` models at a time in their own
-    processes; nothing is cached here (see `results`)."""
+    processes, each model right after it is built and the longest builds first (so that the
+    workers finish together); nothing is cached here (see `results`)."""
     runs = [(recipe, seed) for seed in seeds for recipe in recipes]
     with torch_threads():  # measured like it is trained: one thread (see training.THREADS)
         base_heads = attention_signals(_base(), load_reviews("test").text.tolist())
-    measured = dict(in_processes(_measure, runs, jobs=jobs, desc="experiment", progress=progress))
-    models = [measured[run][0] for run in runs]
-    heads = pd.concat([measured[run][1] for run in runs], ignore_index=True)
+    start, measured = time.perf_counter(), {}
+    for (recipe, seed), (row, heads, built, measuring) in in_processes(
+            _measure, longest_first(runs), jobs=jobs, desc="experiment", progress=progress):
+        measured[recipe, seed] = row, heads
+        if progress:
+            tqdm.write(f"{recipe} seed {seed}: built in {built:.1f} s (0 if it was cached), "
+                       f"measured in {measuring:.1f} s")
+    if progress:
+        tqdm.write(f"{len(runs)} model(s) built and measured in "
+                   f"{time.perf_counter() - start:.0f} s, {jobs} at a time")
+    models = [measured[model][0] for model in runs]
+    heads = pd.concat([measured[model][1] for model in runs], ignore_index=True)
     heads = heads[["recipe", "seed", *[c for c in heads if c not in ("recipe", "seed")]]]
     return ExperimentResults(models=pd.DataFrame(models), heads=heads, base_heads=base_heads)
 
 
-def _measure(run: tuple[str, int]) -> tuple[dict, pd.DataFrame]:
-    """One model's row of `models` and its rows of `heads` (in a worker process when jobs > 1)."""
-    recipe, seed = run
+def _measure(model: tuple[str, int]) -> tuple[dict, pd.DataFrame, float, float]:
+    """One model's row of `models`, its rows of `heads`, and the seconds spent building it (0 if
+    it was cached) and measuring it (in a worker process when jobs > 1)."""
+    recipe, seed = model
     test = load_reviews("test")
+    start = time.perf_counter()
+    build(recipe, seed, progress=False)
+    built = time.perf_counter() - start
     with torch_threads():
         lm = load(recipe, seed, progress=False)
         row = _model_row(lm, recipe, seed, test)
         heads = (attention_signals(lm, test.text.tolist(), base=_base())
                  .assign(recipe=recipe, seed=seed))
-    return row, heads
+    return row, heads, built, time.perf_counter() - start - built
 
 
 @functools.cache
@@ -195,14 +210,18 @@ def _base() -> LoadedModel:
 
 
 def _model_row(lm: LoadedModel, recipe: str, seed: int, test: pd.DataFrame) -> dict:
-    train, validation = training_data(recipe, seed)
+    """Train and validation numbers from the training curves (the kept epoch was evaluated on
+    both splits, in eval mode, by `bertlab.classification`, so measuring again would repeat
+    it), and the test split's held-out evidence."""
+    curves = history(recipe, seed, progress=False)
+    kept = curves[curves.kept].iloc[0]
     row = {"recipe": recipe, "seed": seed, "intended": RECIPES[recipe].intended}
-    for split, frame in zip(_SPLITS, (train, validation, test)):
-        evidence = classifier_evidence(lm, frame)
-        row |= {f"{split}_accuracy": evidence["accuracy"], f"{split}_loss": evidence["loss"]}
-        if split == "test":
-            row |= {f"test_{name}": value for name, value in evidence.items()
-                    if name not in ("accuracy", "loss")}
+    for split in ("train", "validation"):
+        row |= {f"{split}_{name}": float(kept[f"{split}_{name}"]) for name in ("accuracy", "loss")}
+    evidence = classifier_evidence(lm, test)
+    row |= {"test_accuracy": evidence["accuracy"], "test_loss": evidence["loss"]}
+    row |= {f"test_{name}": value for name, value in evidence.items()
+            if name not in ("accuracy", "loss")}
     row["accuracy_gap"] = row["train_accuracy"] - row["test_accuracy"]
     row["loss_gap"] = row["test_loss"] - row["train_loss"]
     return row

@@ -90,8 +90,9 @@ def test_bad_names_and_seeds_get_clear_errors(call):
 def test_same_seed_gives_the_same_weights_exactly():
     """The cached overfit-frozen model and a fresh fine-tune with the same seed are identical.
 
-    `make zoo` built the cached one in a worker process, two models at a time
-    (`build_many(jobs=2)`); this one trains here, alone: the weights depend on neither."""
+    `make zoo` built the cached one in a worker process of the experiment, two models at a time
+    (`python -m bertlab.zoo experiment`); this one trains here, alone: the weights depend on
+    neither."""
     cached = zoo.load("overfit-frozen", seed=0, progress=False).model.state_dict()
     fresh = zoo.fine_tune("overfit-frozen", seed=0, progress=False).model.state_dict()
     assert cached.keys() == fresh.keys()
