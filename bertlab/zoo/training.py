@@ -5,6 +5,9 @@ encoder into a two-class `BertForSequenceClassification` following a `Recipe`, a
 its training curves. Same recipe, same seed, same machine → the same weights: every random draw
 (head initialisation, re-initialised layers, dropout, data order) comes from `seed`, the torch
 thread count is fixed, and torch's deterministic algorithms are switched on while it runs.
+Batches are tokenised and padded by `bertlab.extraction.iter_encoded`, like every measurement (a
+text over the model's limit would be truncated there, with its warning), and the curves are
+measured by `bertlab.classification`.
 """
 
 from __future__ import annotations
