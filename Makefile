@@ -17,8 +17,10 @@ export OMP_NUM_THREADS ?= 2
 # zoo's trainer allocates each step's 47 MB embedding gradient (a training step about 10 % faster,
 # the same weights bit for bit; bench/ZOO_RESULTS.md).
 export THP_MEM_ALLOC_ENABLE ?= 1
-# Each stage says how long it took ("stage zoo: 412 s"), so a CI log shows where the minutes go.
-timed = TIMEFORMAT="stage $(1): %0R s"; time
+# Each stage says how long it took and the CPU time it used ("stage zoo: 412 s, cpu 790 s"; cpu
+# near the wall time means one core busy, near twice it both), so a CI log shows where the
+# minutes go.
+timed = TIMEFORMAT="stage $(1): %0R s, cpu %0U s user + %0S s sys"; time
 
 .PHONY: venv system zoo book test test-quick bench exercises
 
