@@ -13,14 +13,22 @@ export BERTLAB_CLAIMS_DIR ?= $(CURDIR)/_build/claims
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export OMP_NUM_THREADS ?= 2
+# torch puts tensors of 2 MB and more on transparent huge pages: far fewer page faults when the
+# zoo's trainer allocates each step's 47 MB embedding gradient (a training step about 10 % faster,
+# the same weights bit for bit; bench/ZOO_RESULTS.md).
+export THP_MEM_ALLOC_ENABLE ?= 1
+# Each stage says how long it took and the CPU time it used ("stage zoo: 412 s, cpu 790 s"; cpu
+# near the wall time means one core busy, near twice it both), so a CI log shows where the
+# minutes go.
+timed = TIMEFORMAT="stage $(1): %0R s, cpu %0U s user + %0S s sys"; time
 
 .PHONY: venv assets vendor system zoo book test test-quick bench exercises
 
 $(VENV)/.installed: pyproject.toml requirements/ci.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c requirements/ci.txt torch   # the CPU build on this disk
-	$(BIN)/pip install -q -c requirements/ci.txt -e ".[book,course,dev]"
+	$(call timed,venv torch) $(BIN)/pip install -q -c requirements/ci.txt torch   # the CPU build on this disk
+	$(call timed,venv packages) $(BIN)/pip install -q -c requirements/ci.txt -e ".[book,course,dev]"
 	touch $@
 
 venv: $(VENV)/.installed
@@ -28,7 +36,7 @@ venv: $(VENV)/.installed
 # What the site ships instead of loading it from a CDN (MathJax, the Noto Sans JP font, BertViz's
 # d3 and jQuery), pinned in package-lock.json; book/_ext/offline_site.py copies it into _static.
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund --silent
+	$(call timed,assets npm) npm ci --no-audit --no-fund --silent
 
 assets: node_modules/.package-lock.json
 
@@ -39,24 +47,25 @@ vendor: venv assets
 
 # Chromium (Debian's) drives the browser tests.
 system: assets
-	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	$(call timed,system chromium) { command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium); }
 
 # The model zoo (every recipe, every experiment seed, one model per core) and the experiment's
-# tables, built once into $(BERTLAB_CACHE) and read by the book, the tests and the course.
+# tables, built once into $(BERTLAB_CACHE) and read by the book, the tests and the course. One
+# command does both: each worker measures a model right after building it.
 zoo: venv
-	$(BIN)/python -m bertlab.zoo build --all
-	$(BIN)/python -m bertlab.zoo experiment
+	$(call timed,zoo) $(BIN)/python -m bertlab.zoo experiment
 
 # The log lets the tests check this very build for warnings instead of building again.
 book: venv assets zoo
 	mkdir -p _build
-	$(BIN)/jupyter-book build . -W -n --keep-going 2>&1 | tee _build/build.log
+	$(call timed,book) $(BIN)/jupyter-book build . -W -n --keep-going 2>&1 | tee _build/build.log
 
 # Everything: the package (unit, real model, doctests), data sets, roles, probing, claims,
 # information flow, the zoo and diagnose, the book's build, claims and real-browser tests (on the
 # build above), and the graded course end to end on the real nbgrader CLI.
+# --durations: the slowest tests, for whoever next makes CI faster.
 test: venv system zoo book
-	$(BIN)/python -m pytest
+	$(call timed,pytest) $(BIN)/python -m pytest --durations=15
 
 # While working: the tests that need neither the zoo nor the book nor nbgrader (a few minutes).
 test-quick: venv

@@ -10,7 +10,8 @@ Both live in ``bertlab/data`` beside their data card, ``DATACARD.md``:
 
 Every row is in exactly one split, ``train``, ``validation`` or ``test`` (about 60/20/20),
 fixed in the file so that every learner sees the same rows. The files are tiny on purpose:
-they are for teaching and exercises, not a benchmark. ``scripts/make_datasets.py`` writes them.
+they are for teaching and exercises, not a benchmark. ``scripts/make_datasets.py`` writes them
+from the hand-written texts in ``bertlab/data/sources``.
 """
 
 from __future__ import annotations

@@ -31,12 +31,11 @@ from dataclasses import dataclass, field
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from .classification import checked_labelled, class_probabilities
 from .drift import DRIFT, DRIFT_METRICS, check_comparable
 from .errors import InputError, UnsupportedModelError
 from .extraction import check_corpus
-from .classification import checked_labelled
 from .loading import LoadedModel
 from .metrics import METRICS, layer_means, text_scores
 from .metrics import normalised_entropy as normalised_entropy_of
@@ -351,36 +350,6 @@ def _evidence(probabilities: torch.Tensor, labelled: pd.DataFrame) -> dict:
         "confidence_gap": confidence - accuracy,
         "top_prediction_share": predicted.bincount().max().item() / len(labels),
     }
-
-
-def class_probabilities(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
-                        texts: Sequence[str], pairs: Sequence[str] | None = None, *,
-                        batch_size: int = 64, max_length: int | None = None) -> torch.Tensor:
-    """Softmax of a sequence classifier's logits: ``[N, C]`` float32 for N texts and C classes.
-
-    Runs in eval mode and restores the model's mode afterwards; texts longer than `max_length`
-    tokens (default: the tokenizer's limit) are truncated. Texts are batched shortest first (less
-    padding, so less work); the rows come back in the order of `texts`.
-    """
-    lengths = [len(text) + (len(pairs[i]) if pairs is not None else 0)
-               for i, text in enumerate(texts)]
-    order = sorted(range(len(texts)), key=lengths.__getitem__)
-    was_training = model.training
-    model.eval()
-    chunks = []
-    try:
-        for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
-            batch_pairs = None if pairs is None else [pairs[i] for i in batch]
-            encoding = tokenizer([texts[i] for i in batch], batch_pairs, padding=True,
-                                 truncation=True, max_length=max_length, return_tensors="pt")
-            with torch.inference_mode():
-                logits = model(**encoding.to(model.device)).logits  # [B, C]
-            chunks.append(logits.float().softmax(dim=-1).cpu())
-    finally:
-        model.train(was_training)
-    by_length = torch.cat(chunks)  # [N, C], row k is texts[order[k]]
-    return by_length[torch.argsort(torch.tensor(order))]  # [N, C], in the order of texts
 
 
 def _default_texts(texts, labelled) -> tuple[list[str], list[str] | None]:

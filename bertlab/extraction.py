@@ -263,10 +263,12 @@ def run_forward(lm: LoadedModel, batch: EncodedBatch, *, attention_inputs: bool 
 
 def iter_encoded(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
                  batch_size: int = 32, truncation: bool = True, progress: bool = False,
-                 desc: str = "batches", sort_by_length: bool = False) -> Iterator[EncodedBatch]:
+                 desc: str = "batches", sort_by_length: bool = False,
+                 for_training: bool = False) -> Iterator[EncodedBatch]:
     """Yield one `EncodedBatch` per padded batch, before any forward pass, for computations that
     run the model their own way (hooks, gradients, training). The model is in eval mode while
-    the batches are handed out, and back in its own mode afterwards.
+    the batches are handed out, and back in its own mode afterwards; ``for_training=True``
+    leaves its mode alone (the caller is training it, dropout and all).
 
     ``sort_by_length=True`` batches texts of similar length together (less padding, less work);
     `EncodedBatch.indices` says where each text came from, so results can be put back in the
@@ -282,7 +284,7 @@ def iter_encoded(lm: LoadedModel, texts: Sequence[str], pairs: Sequence[str] | N
         order.sort(key=lambda i: len(encoded.ids[i]))
     starts = range(0, len(order), batch_size)
     accepted = _accepted_inputs(lm.model)
-    with eval_mode(lm.model):
+    with contextlib.nullcontext() if for_training else eval_mode(lm.model):
         for start in tqdm(starts, desc=f"{desc} ({lm.name})", unit="batch", disable=not progress):
             indices = order[start:start + batch_size]
             yield _padded_batch(lm, encoded, indices, pairs is not None, accepted)

@@ -29,7 +29,7 @@ def main() -> None:
     results = experiment.results(progress=True)
     print(f"experiment ready in {time.perf_counter() - start:.0f} s\n")
     pd.set_option("display.width", 200, "display.max_columns", 40, "display.max_rows", 200)
-    summary = claims.model_summary(results)
+    summary = experiment.model_summary(results)
     print("Per recipe, mean and std over seeds:")
     print(experiment.spread(summary, ["recipe"], MODEL_COLUMNS).round(3).T.to_string(), "\n")
     print("Per recipe and layer, mean over seeds (std in the _std columns):")

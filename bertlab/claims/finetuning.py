@@ -49,8 +49,10 @@ from ..loading import LoadedModel, embedded_model_path, wrap
 from ..metrics import METRICS, SCORES
 from ..probing import probe_correctness, rank_correlation
 from ..reduction import run_pass
-from ..roles import LEAD_MARGIN, MAJORITY, STRONG_SHARE, relative_depth, text_measures
-from ..zoo.experiment import SEEDS, ExperimentResults, results
+from ..roles import LEAD_MARGIN, MAJORITY, STRONG_SHARE, text_measures
+# The experiment's per-model summary lives with the experiment; these names are kept here too.
+from ..zoo.experiment import (SEEDS, TOP_CHANGED, ExperimentResults, concentrated_heads,  # noqa: F401
+                              model_summary, profile_distance, results, uniform_special_share)
 from . import ClaimCheck, built_from_zoo_base, condition, zoo_base
 from .uncertainty import bootstrap, t_interval, weighted_mean, welch_interval
 
@@ -69,61 +71,11 @@ CHAPTER = "finetuned"
 PROFILE_MARGIN = 0.10
 #: "All layers and all heads" read with a little slack: at least 90 % of the (layer, head) pairs.
 ALL_HEADS = 0.9
-#: The top of the stack that fine-tuning is known to change most, by relative depth: Kovaleva et
-#: al. (2019) found the last two of BERT-base's twelve layers changed most, the top sixth.
-TOP_CHANGED = 5 / 6
 #: The recipes meant to give a healthy model, and those meant to overfit on too few examples.
 HEALTHY_MEANT = ("healthy", "probe-healthy")
 OVERFIT_MEANT = ("overfit", "probe-overfit")
 # A head is "concentrated" when more than `MAJORITY` (0.5, bertlab.roles) of its attention goes to
-# special tokens beyond uniform: the same bar as the role rules, so a chapter and a claim agree.
-
-
-@functools.cache
-def uniform_special_share() -> float:
-    """The special-token share of evenly spread attention on the reviews' test split: the mean
-    over texts of (special tokens / tokens), from the tokenizer alone."""
-    shares = []
-    for batch in iter_encoded(zoo_base(), load_reviews("test").text.tolist()):
-        masks = batch.masks
-        shares += (masks.special.sum(dim=1) / masks.valid.sum(dim=1)).tolist()
-    return float(np.mean(shares))
-
-
-def concentrated_heads(experiment: ExperimentResults) -> pd.DataFrame:
-    """Share of (layer, head) pairs whose special share exceeds uniform by more than `MAJORITY`,
-    per (recipe, seed). Columns: recipe, seed, concentrated_heads."""
-    excess = experiment.heads.special_share - uniform_special_share()
-    heads = experiment.heads.assign(concentrated=excess > MAJORITY)
-    return (heads.groupby(["recipe", "seed"], as_index=False, sort=False).concentrated.mean()
-            .rename(columns={"concentrated": "concentrated_heads"}))
-
-
-def profile_distance(experiment: ExperimentResults, below: float = 1.0) -> pd.DataFrame:
-    """Largest per-layer gap in special_share between each model and the pretrained base, over
-    the layers whose relative depth is below `below` (1: all layers).
-
-    Columns: recipe, seed, profile_distance (max over those layers of |model − base|).
-    """
-    base = experiment.base_layers.set_index("layer").special_share
-    layers = experiment.layers
-    n_layers = int(layers.layer.max()) + 1
-    layers = layers[relative_depth(layers.layer, n_layers) < below]
-    gaps = (layers.special_share - layers.layer.map(base)).abs()
-    return (layers.assign(profile_distance=gaps).groupby(["recipe", "seed"], as_index=False,
-                                                         sort=False).profile_distance.max())
-
-
-def model_summary(experiment: ExperimentResults) -> pd.DataFrame:
-    """One row per (recipe, seed): accuracies, gaps, concentrated heads, profile distance (all
-    layers, and below the top sixth) and peak_special_share (the highest per-layer share)."""
-    peak = (experiment.layers.groupby(["recipe", "seed"], as_index=False, sort=False)
-            .special_share.max().rename(columns={"special_share": "peak_special_share"}))
-    below_top = profile_distance(experiment, below=TOP_CHANGED).rename(
-        columns={"profile_distance": "profile_distance_below_top"})
-    return (experiment.models.merge(concentrated_heads(experiment), on=["recipe", "seed"])
-            .merge(profile_distance(experiment), on=["recipe", "seed"])
-            .merge(below_top, on=["recipe", "seed"]).merge(peak, on=["recipe", "seed"]))
+# special tokens beyond uniform (`bertlab.zoo.experiment.concentrated_heads`).
 
 
 def checks(lm: LoadedModel | None = None) -> list[ClaimCheck]:

@@ -1,11 +1,12 @@
-"""Command line: ``python -m bertlab.zoo list | build | experiment``.
+"""Command line: ``python -m bertlab.zoo list | build | experiment | key``.
 
 ``build --all`` builds every recipe (the zoo and the probes) for each ``--seeds`` (default: the
 experiment's seeds, so that the book finds every model cached); ``build overfit healthy`` builds
 the recipes named. Already-built models are skipped. ``--jobs N`` trains N models at once in
 separate processes, each on one torch thread (default: one per CPU core), so the weights are the
 same whatever N is. ``experiment [--jobs N]`` measures every model and caches the experiment's
-tables.
+tables. ``key`` prints the hash that names everything the experiment needs (every model's cache
+key and the tables'), for a CI cache that must never restore another one.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 import time
 
 from .cache import build_many, cache_dir, is_built
-from .experiment import SEEDS, results
+from .experiment import SEEDS, results, tables_key
 from .recipes import RECIPES
 from .workers import DEFAULT_JOBS
 
@@ -24,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bertlab.zoo", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="the recipes, and which models are in the cache")
+    commands.add_parser("key", help="the hash of every experiment model's key and of the tables'")
     builder = commands.add_parser("build", help="fine-tune and cache models")
     builder.add_argument("recipes", nargs="*", metavar="RECIPE",
                          help=f"recipes to build, among: {', '.join(RECIPES)}")
@@ -41,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, recipe in RECIPES.items():
             built = [str(s) for s in SEEDS if is_built(name, s)]
             print(f"{name:16} {recipe.description}  [built seeds: {', '.join(built) or 'none'}]")
+        return 0
+    if arguments.command == "key":
+        print(tables_key())
         return 0
     if arguments.jobs < 1:
         parser.error("--jobs must be at least 1")

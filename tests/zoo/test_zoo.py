@@ -90,8 +90,9 @@ def test_bad_names_and_seeds_get_clear_errors(call):
 def test_same_seed_gives_the_same_weights_exactly():
     """The cached overfit-frozen model and a fresh fine-tune with the same seed are identical.
 
-    `make zoo` built the cached one in a worker process, two models at a time
-    (`build_many(jobs=2)`); this one trains here, alone: the weights depend on neither."""
+    `make zoo` built the cached one in a worker process of the experiment, two models at a time
+    (`python -m bertlab.zoo experiment`); this one trains here, alone: the weights depend on
+    neither."""
     cached = zoo.load("overfit-frozen", seed=0, progress=False).model.state_dict()
     fresh = zoo.fine_tune("overfit-frozen", seed=0, progress=False).model.state_dict()
     assert cached.keys() == fresh.keys()
@@ -174,3 +175,18 @@ def test_experiment_tables_cover_every_recipe_seed_layer_and_head():
             <= results.heads.special_share + 1e-6).all()
     diagnoses = results.diagnoses()
     assert set(diagnoses[list(experiment.EVIDENCE)].stack()) <= set(bertlab.diagnosis.VERDICTS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["healthy", "overfit"])  # early stopping, and the last epoch kept
+def test_experiment_train_and_validation_numbers_are_those_of_the_model_it_keeps(name):
+    """The experiment takes them from the training curves' kept epoch instead of measuring the
+    model again: they must equal a fresh measurement of the cached model."""
+    from bertlab.diagnosis import classifier_evidence
+
+    row = experiment.results(progress=False).models.query("recipe == @name and seed == 0").iloc[0]
+    lm = zoo.load(name, seed=0, progress=False)
+    for split, frame in zip(("train", "validation"), training_data(name, 0)):
+        fresh = classifier_evidence(lm, frame)
+        assert row[f"{split}_accuracy"] == pytest.approx(fresh["accuracy"], abs=1e-12)
+        assert row[f"{split}_loss"] == pytest.approx(fresh["loss"], abs=1e-6)
