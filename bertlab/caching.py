@@ -7,8 +7,9 @@ second kernel read what the first computed instead of running the model again.
 The key of a result hashes, with the function's name and its other arguments:
 
 * the **model**: its name, class, configuration and a hash of every weight (`model_fingerprint`);
-* the **code and data**: every file of the bertlab package, its shipped data included
-  (`code_fingerprint`), so a change to any measurement, rule or text gives a new key;
+* the **code**: the function's module and every bertlab module it imports
+  (`bertlab.sources.code_fingerprint`, docstrings and comments left out), and the shipped data
+  files (`data_fingerprint`), so a change to any measurement, rule or text gives a new key;
 * the versions of torch, transformers, numpy, pandas and scikit-learn.
 
 Nothing is ever invalidated by hand: a result that could differ has another key. Results live in
@@ -34,7 +35,9 @@ import sklearn
 import torch
 import transformers
 
-__all__ = ["on_disk", "code_fingerprint", "model_fingerprint", "results_dir"]
+from .sources import code_fingerprint
+
+__all__ = ["on_disk", "data_fingerprint", "model_fingerprint", "results_dir"]
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -46,11 +49,11 @@ def results_dir() -> Path:
 
 
 @functools.cache
-def code_fingerprint() -> str:
-    """A hash of every file of the bertlab package (sources and shipped data), in path order."""
+def data_fingerprint() -> str:
+    """A hash of the shipped data files (``bertlab/data``), in path order."""
     digest = hashlib.sha256()
-    for path in sorted(_PACKAGE.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+    for path in sorted((_PACKAGE / "data").rglob("*")):
+        if path.is_file():
             digest.update(str(path.relative_to(_PACKAGE)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -92,7 +95,8 @@ def on_disk(function: Callable) -> Callable:
         args = tuple(bound.arguments.values())[1:]         # every argument after lm, in order
         identity = {"function": f"{function.__module__}.{function.__qualname__}",
                     "model": model_fingerprint(lm), "args": repr(args),
-                    "code": code_fingerprint(), **_versions()}
+                    "code": code_fingerprint(function.__module__), "data": data_fingerprint(),
+                    **_versions()}
         key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
         if key in in_memory:
             return in_memory[key]

@@ -5,7 +5,7 @@ Book chapter: "Fine-tuned and overfit models". A model lives in
 `save_pretrained` folder (weights, config, tokenizer) plus ``history.json`` (its training curves)
 and ``recipe.json``. The key hashes the recipe's fields, the seed, the exact training data, the
 training set-up (threads, precision, optimizer), the code that trains and saves the model (this
-module and every bertlab module it imports: `bertlab.zoo.sources`), the embedded model's package
+module and every bertlab module it imports: `bertlab.sources`), the embedded model's package
 and the torch / transformers versions, so a change to any of them builds a new model instead of
 reusing a stale one. Weights are never committed to the repository.
 
@@ -35,7 +35,7 @@ from ..errors import InputError
 from ..loading import LoadedModel, quiet_transformers
 from ..loading import load as load_folder
 from .recipes import Recipe, get_recipe
-from .sources import code_fingerprint
+from ..sources import code_fingerprint
 from .training import data_fingerprint, fine_tune, training_data, training_setup
 from .workers import DEFAULT_JOBS, in_processes
 

@@ -38,7 +38,7 @@ from ..extraction import iter_encoded
 from ..roles import MAJORITY, relative_depth
 from .cache import build, cache_dir, history, key, load, longest_first
 from .recipes import PROBE_RECIPES, RECIPES, ZOO_RECIPES
-from .sources import code_fingerprint
+from ..sources import code_fingerprint
 from .training import torch_threads
 from .workers import in_processes
 

@@ -10,7 +10,8 @@ import shutil
 import pytest
 import yaml
 
-from bertlab.zoo import cache, experiment, sources
+from bertlab import sources
+from bertlab.zoo import cache, experiment
 from bertlab.zoo.__main__ import main as zoo_cli
 
 
@@ -55,7 +56,7 @@ def test_a_change_to_the_code_changes_the_keys_that_depend_on_it(copied_sources,
 
 def test_code_the_experiment_does_not_import_changes_no_key(copied_sources):
     before = keys()
-    append(copied_sources / "drawing.py", "\nCOLOUR_CHANGED_BY_A_TEST = 'red'\n")
+    append(copied_sources / "views.py", "\nCOLOUR_CHANGED_BY_A_TEST = 'red'\n")
     assert keys() == before
 
 

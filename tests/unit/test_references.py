@@ -78,8 +78,10 @@ def resolves(path: str, where: str, names: set[str]) -> bool:
 def test_every_path_named_exists():
     names = {Path(name).name for name in subprocess.run(["git", "ls-files"], cwd=ROOT, text=True,
                                                         capture_output=True, check=True).stdout.split()}
+    # A test's own bare file names ("a.py" in a package it builds in tmp_path) name nothing.
     missing = [(where, path) for where, path in pointers(PATH)
-               if not any(ch in path for ch in "*<{") and not resolves(path, where, names)]
+               if not any(ch in path for ch in "*<{") and not resolves(path, where, names)
+               and not ("/" not in path and where.startswith("tests/"))]
     assert not missing, f"these files or folders are named but do not exist: {missing}"
 
 

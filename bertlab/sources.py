@@ -1,11 +1,13 @@
 """Fingerprints of the code behind a cached result, so that a fix to the code recomputes it.
 
-Book chapter: "Fine-tuned and overfit models" (how the zoo cache is kept honest). A zoo model's
-cache key (`bertlab.zoo.cache.key`) and the experiment tables' key hash the source of the module
-that computes them and of every bertlab module it imports, directly or through others: a change
-to the training loop, to `bertlab.extraction` (which tokenises the training batches) or to
-`bertlab.metrics` (which the experiment measures with) gives new keys, and the old cache is never
-read again. Docstrings and comments are left out of the hash, so editing them rebuilds nothing.
+Book chapters: "Fine-tuned and overfit models" (how the zoo cache is kept honest) and "Claims
+scorecard" (the results the chapters share). A zoo model's cache key (`bertlab.zoo.cache.key`),
+the experiment tables' key and every result kept by `bertlab.caching.on_disk` hash the source of
+the module that computes them and of every bertlab module it imports, directly or through others:
+a change to the training loop, to `bertlab.extraction` (which tokenises the training batches) or
+to `bertlab.metrics` (which the experiment measures with) gives new keys, and the old cache is
+never read again. Docstrings and comments are left out of the hash, so editing them rebuilds
+nothing.
 
 Imports are read from the source (every ``import`` statement, also those inside functions), not
 from what Python has loaded. The packages above a module are not followed (``bertlab/__init__.py``
@@ -26,7 +28,7 @@ from pathlib import Path
 __all__ = ["SOURCE_ROOT", "imported_modules", "code_fingerprint"]
 
 #: The folder that holds the ``bertlab`` package: module names are looked up as files under it.
-SOURCE_ROOT = Path(__file__).resolve().parents[2]
+SOURCE_ROOT = Path(__file__).resolve().parents[1]
 
 
 def imported_modules(module: str, root: Path | None = None) -> list[str]:
