@@ -13,7 +13,7 @@ import bertlab
 from bertlab import zoo
 from bertlab.datasets import load_reviews
 from bertlab.diagnosis import NEAR_UNIFORM_ENTROPY, normalised_entropy
-from bertlab.drift import attention_drift, js_divergence, map_cosine
+from bertlab.drift import DRIFT_METRICS, attention_drift, js_divergence, map_cosine
 from bertlab.loading import embedded_model_path
 from bertlab.zoo.experiment import SEEDS
 
@@ -125,7 +125,7 @@ def test_diagnosis_object_reports_evidence_reasons_missing_and_draws(lm):
     assert full.verdict in repr(full) and full.verdict in full._repr_markdown_()
     assert "<ul>" in full._repr_html_()
     axes = full.plot()
-    assert len(axes) == 3 and axes[0].get_xlabel() == "layer (1 = lowest)"
+    assert len(axes) == 2 + len(DRIFT_METRICS) and axes[0].get_xlabel() == "layer (1 = lowest)"
 
 
 @pytest.mark.slow
