@@ -1,84 +1,100 @@
-"""Regenerate the course: `solutions/` from ``scripts/course_*.py``, then `exercises/` from
-`solutions/` with nbgrader. Never edit `exercises/` by hand. Book page: "Instructor guide".
+"""Regenerate the course: each instructor notebook from its paired source, then `exercises/` with
+nbgrader. Never edit `exercises/` by hand. Book page: "Instructor guide".
 
     .venv/bin/python scripts/release_exercises.py          # what `make exercises` runs
 
-nbgrader runs in a temporary course directory (its gradebook and logs stay out of the
-repository); the student notebooks it writes are normalised (`normalise`) and copied into
-`exercises/<assignment>/`. Running it twice writes the same bytes.
+The instructor sources are `solutions/<assignment>/<assignment>.py`, jupytext percent files
+(code you can lint and diff, nbgrader's cell metadata on each ``# %%`` line), paired with the
+notebook `<assignment>.ipynb` beside it that nbgrader reads. Whichever of the two was saved last
+wins, as with jupytext's own ``--sync`` (edit either in Jupyter with jupytext, or the text file);
+the other is rewritten from it. nbgrader then generates the student notebooks in a temporary
+course folder (its gradebook and logs stay out of the repository); they are normalised
+(`normalise`) and copied into `exercises/<assignment>/`. Running it twice writes the same bytes.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
+import jupytext
 import nbformat
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from course_notebooks import ASSIGNMENTS, ROOT, render, write_solutions  # noqa: E402
+from bertlab.course.classroom import generate, new_course
 
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
+CONFIG = ROOT / "nbgrader_config.py"
+#: The assignments, in course order.
+ASSIGNMENTS = ("01_extract_and_score", "02_layer_roles", "03_sep_boundaries", "04_detect_overfit")
 #: Cell metadata that records how a notebook was last run or shown, not what it is.
 VOLATILE_CELL_METADATA = ("execution", "collapsed", "scrolled", "jupyter", "ExecuteTime", "trusted")
+#: The pairing jupytext reads from a notebook's metadata.
+PAIRING = {"formats": "ipynb,py:percent"}
 
 
-def nbgrader(*arguments: str, course: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run the nbgrader CLI of this environment in `course`; its helpers (alembic) must be on PATH."""
-    bin_dir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
-    return subprocess.run([str(Path(bin_dir) / "nbgrader"), *arguments], cwd=course, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+def source_path(assignment: str) -> Path:
+    return SOLUTIONS / assignment / f"{assignment}.py"
 
 
-def new_course(solutions: Path = ROOT / "solutions") -> Path:
-    """A temporary nbgrader course directory: this repository's config and a copy of `solutions`."""
-    course = Path(tempfile.mkdtemp(prefix="bertlab-course-"))
-    shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
-    shutil.copytree(solutions, course / "solutions")
-    return course
+def notebook_path(assignment: str, root: Path = SOLUTIONS) -> Path:
+    return root / assignment / f"{assignment}.ipynb"
 
 
-def generate(course: Path, assignment: str) -> Path:
-    """`nbgrader generate_assignment` for one assignment; the student notebook's path."""
-    result = nbgrader("generate_assignment", assignment, "--force", course=course)
-    released = course / "exercises" / assignment / f"{assignment}.ipynb"
-    if result.returncode != 0 or not released.is_file():
-        raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{result.stderr}")
-    return released
+def from_source(assignment: str) -> nbformat.NotebookNode:
+    """The instructor notebook that the percent source of `assignment` describes."""
+    return normalise(jupytext.read(source_path(assignment)))
 
 
-def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of `nb` without outputs, execution counts or volatile metadata."""
+def normalise(nb: nbformat.NotebookNode, *, paired: bool = True) -> nbformat.NotebookNode:
+    """A copy of `nb` without outputs, execution counts or volatile metadata, with stable cell
+    ids (``cell-00`` ...) and, when `paired`, the jupytext pairing in its metadata."""
     clean = nbformat.from_dict(nb)
-    clean.metadata = {key: clean.metadata[key] for key in ("kernelspec", "language_info")
-                      if key in clean.metadata}
-    for cell in clean.cells:
+    clean.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python",
+                                     "name": "python3"},
+                      "language_info": {"name": "python"}}
+    if paired:
+        clean.metadata["jupytext"] = dict(PAIRING)
+    for index, cell in enumerate(clean.cells):
+        cell.id = f"cell-{index:02d}"
         for key in VOLATILE_CELL_METADATA:
             cell.metadata.pop(key, None)
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
+    clean.nbformat, clean.nbformat_minor = 4, 5
+    nbformat.validate(clean)
     return clean
 
 
-def release(target: Path = EXERCISES, *, write_sources: bool = True) -> list[Path]:
-    """Rewrite `solutions/` (unless `write_sources` is False), then every student notebook under
-    `target`; return their paths."""
-    if write_sources:
-        write_solutions()
-    course = new_course()
+def render(nb: nbformat.NotebookNode) -> str:
+    """The notebook as the exact text written to disk (one form, so comparisons are exact)."""
+    return nbformat.writes(nb) + "\n"
+
+
+def sync(assignment: str) -> str:
+    """Make the notebook and its percent source agree; return which one was rewritten."""
+    source, notebook = source_path(assignment), notebook_path(assignment)
+    if notebook.is_file() and notebook.stat().st_mtime > source.stat().st_mtime:
+        jupytext.write(normalise(nbformat.read(notebook, as_version=4)), source, fmt="py:percent")
+        rewritten = source
+    else:
+        rewritten = notebook
+    notebook.write_text(render(from_source(assignment)), encoding="utf-8")
+    return str(rewritten.relative_to(ROOT))
+
+
+def release(target: Path = EXERCISES) -> list[Path]:
+    """Every student notebook, generated by nbgrader from `solutions/`, written under `target`."""
+    course = new_course(SOLUTIONS, CONFIG)
     try:
         paths = []
         for assignment in ASSIGNMENTS:
             released = generate(course, assignment)
-            path = target / assignment / released.name
+            path = notebook_path(assignment, target)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(render(normalise(nbformat.read(released, as_version=4))),
-                            encoding="utf-8")
+            student = normalise(nbformat.read(released, as_version=4), paired=False)
+            path.write_text(render(student), encoding="utf-8")
             paths.append(path)
         return paths
     finally:
@@ -86,5 +102,8 @@ def release(target: Path = EXERCISES, *, write_sources: bool = True) -> list[Pat
 
 
 if __name__ == "__main__":
+    for name in ASSIGNMENTS:
+        if source_path(name).is_file():
+            print("synced:", sync(name))
     for released_path in release():
-        print(released_path.relative_to(ROOT))
+        print("released:", released_path.relative_to(ROOT))
