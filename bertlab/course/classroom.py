@@ -20,7 +20,8 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["SOLUTION_REGION", "run_nbgrader", "new_course", "generate", "Course", "grade_id",
+__all__ = ["SOLUTION_REGION", "run_nbgrader", "course_config", "new_course", "generate", "Course",
+           "grade_id",
            "answer_ids", "graded_ids", "with_answers", "with_cell_source", "without_cell",
            "gradebook_scores"]
 
@@ -37,6 +38,19 @@ def run_nbgrader(*arguments: str, course: Path, timeout: float = 1800,
                    "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
     return subprocess.run([str(Path(bin_dir) / "nbgrader"), *arguments], cwd=course,
                           env=environment, capture_output=True, text=True, timeout=timeout)
+
+
+def course_config(*, secret_file: Path | None = None, pool: Path | None = None,
+                  cell_timeout: int | None = None) -> str:
+    """Lines of nbgrader configuration for a course folder (appended to the repository's)."""
+    lines = []
+    if secret_file is not None:
+        lines.append(f"c.JudgedExecute.secret_file = {str(secret_file)!r}")
+    if pool is not None:
+        lines.append(f"c.JudgedExecute.pool = {str(pool)!r}")
+    if cell_timeout is not None:
+        lines.append(f"c.Execute.timeout = {cell_timeout}")
+    return "\n".join(lines)
 
 
 def new_course(solutions: Path, config: Path, extra_config: str = "") -> Path:

@@ -64,7 +64,7 @@ import torch
 import bertlab
 from bertlab import course
 from bertlab.course.assignments.layer_roles import (FRAGILE_SHARE, PROFILE, RESAMPLES, corpus,
-                                                    course_models)
+                                                    course_models, profiles_per_text)
 from bertlab.roles import BROAD_ENTROPY, LAYER_ROLES, LEAD_MARGIN, STRONG_SHARE
 
 KEY = course.current_key()
@@ -72,6 +72,8 @@ CORPUS = corpus(KEY)                    # 24 training reviews, drawn for you
 models = course_models(KEY)             # {"pretrained", "zoo", "random"}: LoadedModels
 lm = models["pretrained"]
 attentions = {name: bertlab.extract_batch(m, CORPUS) for name, m in models.items()}
+# bertlab's profile of each text alone, one row per (text, layer), for Part 3
+PROFILES = {name: profiles_per_text(m, CORPUS) for name, m in models.items()}
 print(f"key {KEY!r}; {len(CORPUS)} texts; {lm.n_layers} layers x {lm.n_heads} heads; "
       f"first text: {CORPUS[0]!r}")
 
@@ -162,13 +164,17 @@ course.check("layer_role", layer_role)
 # %% [markdown]
 # ## Part 3: the roles of three models, and which labels are fragile (4 points)
 #
-# For each model in `models`, label every layer of its profile on `CORPUS` (the mean over texts
-# of each text's profile, every text weighted equally) with your `layer_role`. Then decide which
-# labels are **fragile**: resample the 24 texts with replacement `RESAMPLES` times
+# For each model, label every layer of its profile on `CORPUS` (the mean over texts of each
+# text's profile, every text weighted equally) by the chapter's rules. Then decide which labels
+# are **fragile**: resample the 24 texts with replacement `RESAMPLES` times
 # (`np.random.default_rng(seed)`, any seed), label each layer of every resampled corpus's mean
 # profile, and call a layer fragile when **at least `FRAGILE_SHARE` (5 %) of the resamples give
 # it another role** than the full corpus does. A fragile label is one another sample of texts
 # could easily change: its deciding share or entropy sits close to a threshold.
+#
+# Use bertlab's per-text profiles in `PROFILES` and its rules (`bertlab.label_layers` labels a
+# whole table of profile rows at once), so that this part stands on its own: a slip in Parts 1
+# or 2 does not cost you here (using your own functions instead is fine too).
 #
 # Set `ROLES = {"pretrained": [...], "zoo": [...], "random": [...]}`, each a list of roles,
 # layer 1 first, and `FRAGILE` likewise, each a list of the fragile layers' numbers (from 1).
@@ -178,27 +184,21 @@ course.check("layer_role", layer_role)
 
 # %% nbgrader={"grade": false, "grade_id": "roles", "locked": false, "schema_version": 3, "solution": true, "task": false}
 ### BEGIN SOLUTION
-def profiles(attentions_of_model):
-    """One profile per text: an array [N, L, 4]."""
-    return np.stack([text_profile(att)[list(PROFILE)].to_numpy() for att in attentions_of_model])
-
-
-def roles_of(profile):
-    """Roles of the layers of one profile [L, 4]."""
-    return [layer_role(pd.Series(row, index=list(PROFILE))) for row in profile]
+def labels(rows):
+    """The chapter's roles of many profile rows at once: an array [R, 4] -> a list [R]."""
+    return bertlab.label_layers(pd.DataFrame(rows, columns=list(PROFILE)))["role"].tolist()
 
 
 ROLES, FRAGILE = {}, {}
 rng = np.random.default_rng(0)
-for name, atts in attentions.items():
-    per_text = profiles(atts)                                               # [N, L, 4]
-    ROLES[name] = roles_of(per_text.mean(axis=0))
-    picks = rng.integers(0, len(per_text), (RESAMPLES, len(per_text)))      # [R, N]
-    changed = np.zeros(lm.n_layers)
-    for pick in picks:
-        changed += np.array(roles_of(per_text[pick].mean(axis=0))) != np.array(ROLES[name])
+for name, per_text in PROFILES.items():
+    values = np.stack([per_text[per_text.layer == layer][list(PROFILE)].to_numpy()
+                       for layer in range(lm.n_layers)])                    # [L, N, 4]
+    ROLES[name] = labels(values.mean(axis=1))                               # one per layer
+    picks = rng.integers(0, values.shape[1], (RESAMPLES, values.shape[1]))  # [R, N]
     FRAGILE[name] = [layer + 1 for layer in range(lm.n_layers)
-                     if changed[layer] / RESAMPLES >= FRAGILE_SHARE]
+                     if np.mean(np.array(labels(values[layer][picks].mean(axis=1)))
+                                != ROLES[name][layer]) >= FRAGILE_SHARE]
 ### END SOLUTION
 for name in models:
     print(f"{name:>10}: " + ", ".join(f"{layer + 1} {role}" for layer, role in enumerate(ROLES[name]))
@@ -224,8 +224,8 @@ course.check("roles", (ROLES, FRAGILE))
 
 # %%
 # Explore (not graded): the mean profile of each model, layers counted from 1.
-for name, atts in attentions.items():
-    mean = pd.concat([text_profile(att) for att in atts]).groupby("layer").mean()
+for name, per_text in PROFILES.items():
+    mean = per_text.drop(columns="text").groupby("layer").mean()
     mean.index = mean.index + 1
     mean.index.name = "layer (from 1)"
     print(name)

@@ -65,6 +65,8 @@ FIRST, SECOND = PAIRS.text.tolist(), PAIRS.text_pair.tolist()
 IS_NEXT = PAIRS.label.to_numpy() == 1           # True where SECOND really follows FIRST
 pair_attention = bertlab.extract_batch(lm, FIRST, SECOND)   # [CLS] first [SEP] second [SEP]
 single_attention = bertlab.extract_batch(lm, FIRST)         # [CLS] first [SEP]
+# bertlab's measures of each pair, one row per (pair, layer, head), for Part 4
+PER_PAIR = bertlab.roles.text_measures(lm, FIRST, SECOND)
 
 example = pair_attention[0]
 print(" ".join(example.tokens))
@@ -153,7 +155,9 @@ course.check("sep_share_by_layer", sep_share_by_layer)
 #
 # Claim C9 says [SEP]-attending layers show how two sentences relate. Half of `PAIRS` are a
 # sentence and the one that followed it (`IS_NEXT`), half a sentence and an unrelated one. For
-# each layer, take each pair's border lift averaged over heads (one number per pair), and
+# each layer, take each pair's border lift averaged over heads (one number per pair: bertlab's
+# `cross_segment_lift` in `PER_PAIR`, column `text` the pair's index, so that this part stands
+# on its own; your Part 2 function gives the same), and
 # compare the two groups with **Cohen's d**: (mean over next pairs − mean over random pairs)
 # divided by the pooled standard deviation
 # `sqrt(((n1 - 1) s1² + (n2 - 1) s2²) / (n1 + n2 - 2))`, `s` the groups' standard deviations
@@ -169,8 +173,8 @@ course.check("sep_share_by_layer", sep_share_by_layer)
 
 # %% nbgrader={"grade": false, "grade_id": "border_effect", "locked": false, "schema_version": 3, "solution": true, "task": false}
 ### BEGIN SOLUTION
-lifts = torch.stack([border_lift(att, cross_segment_share(att)).mean(dim=1)
-                     for att in pair_attention]).numpy()                    # [40, L]
+lifts = (PER_PAIR.groupby(["text", "layer"])["cross_segment_lift"].mean()
+         .unstack().to_numpy())                                             # [40, L]
 
 
 def cohens_d(a, b):
