@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: venv system zoo book test test-quick bench exercises
+.PHONY: venv system zoo book test test-quick bench exercises autograde
 
 $(VENV)/.installed: pyproject.toml requirements/ci.txt
 	$(PYTHON) -m venv $(VENV)
@@ -54,5 +54,13 @@ test-quick: venv
 bench: venv
 	$(BIN)/python bench/core_vs_forward.py
 
+# The course: sync each instructor notebook with its jupytext source, regenerate exercises/.
 exercises: venv
 	$(BIN)/python scripts/release_exercises.py
+
+# Autograde a class over worker processes, resumably, in the course folder COURSE (nbgrader's
+# issue #174): make autograde ASSIGNMENT=01_extract_and_score [WORKERS=2] [COURSE=.]
+WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+COURSE ?= .
+autograde: venv
+	$(BIN)/python -m bertlab.course autograde $(ASSIGNMENT) --workers $(WORKERS) --course $(COURSE)

@@ -38,6 +38,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Integer, Unicode, default
 
 from .keys import KEY_ENV, PRACTICE_KEY, SECRET_ENV, case_seed, read_secret, student_key
+from .keys import environment as _environment
 from .pool import POOL_ENV
 
 __all__ = ["JudgedExecute", "GRADER_NAMES", "WRAP"]
@@ -112,10 +113,10 @@ class Session:
 
     def __init__(self, parts, assignment: str, student: str, secret: bytes | None, pool: str,
                  threads: int = 1):
-        from .assignments import HAND_OVERS
+        from .assignments import HAND_OVERS, check_cell_id
         from .checking import CASES_FILE, RECORD_FILE
 
-        self.parts = {f"test_{part.name}": part for part in parts}
+        self.parts = {check_cell_id(part): part for part in parts}
         self.key = student_key(secret, student) if secret else PRACTICE_KEY
         self.seed = case_seed(secret, student, assignment)
         self.pool = pool
@@ -278,22 +279,3 @@ def _grader_names_in(nb: NotebookNode) -> list[str]:
 def _without_magics(source: str) -> str:
     return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
                      for line in source.splitlines())
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str | None]) -> Iterator[None]:
-    """Set (or, for None, remove) environment variables for a block, then restore them."""
-    saved = {name: os.environ.get(name) for name in values}
-    try:
-        for name, value in values.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

@@ -26,16 +26,18 @@ bertlab.errors.InputError: ...
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import InputError
 
 __all__ = ["PRACTICE_KEY", "KEY_ENV", "SECRET_ENV", "new_secret", "read_secret", "student_key",
-           "check_key", "current_key", "case_seed", "digest"]
+           "check_key", "current_key", "case_seed", "digest", "environment"]
 
 #: The key of practice mode: public models and cases, for self-study and the test suite.
 PRACTICE_KEY = "practice"
@@ -114,3 +116,22 @@ def _base32(raw: bytes) -> str:
 
 def _checksum(body: str) -> str:
     return _base32(hashlib.sha256(body.encode()).digest())[:4]
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str | None]) -> Iterator[None]:
+    """Set (or, for None, remove) environment variables for a block, then restore them."""
+    saved = {name: os.environ.get(name) for name in values}
+    try:
+        _set(values)
+        yield
+    finally:
+        _set(saved)
+
+
+def _set(values: dict[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

@@ -38,7 +38,7 @@ from .. import zoo
 from ..errors import InputError
 from ..loading import LoadedModel
 from ..loading import load as load_folder
-from .keys import digest
+from .keys import digest, environment
 
 __all__ = ["POOL_ENV", "POOL_RECIPES", "BUNDLE_SIZE", "Member", "Pool", "CourseModel",
            "course_pool", "load_pool", "practice_pool", "build_pool", "my_models"]
@@ -98,6 +98,10 @@ class Pool:
 
     def bundle(self, key: str) -> dict[str, Member]:
         """The members of `key`'s bundle, under the letters A, B, ... in `key`'s order."""
+        if not self.bundles:
+            raise InputError(f"This pool's {len(self.members)} model(s) make no bundle of "
+                             f"{BUNDLE_SIZE} with a {_DISAGREEING_RECIPE} model: build it with "
+                             f"the default recipes ({', '.join(POOL_RECIPES)}).")
         by_id = {member.id: member for member in self.members}
         ids = list(self.bundles[digest(key, "bundle") % len(self.bundles)])
         order = sorted(ids, key=lambda member_id: digest(key, f"letter/{member_id}"))
@@ -161,16 +165,11 @@ def build_pool(folder: str | os.PathLike, manifest: str | os.PathLike, *,
     seeds = _random_seeds(len(recipes))
     models = [(recipe, seed) for recipe, seed in zip(recipes, seeds)]
     scratch = tempfile.mkdtemp(prefix="bertlab-pool-")
-    previous_cache = os.environ.get("BERTLAB_CACHE")
-    os.environ["BERTLAB_CACHE"] = scratch
     try:
-        zoo.build_many(models, jobs=jobs)
-        exported = [_export(recipe, seed, folder) for recipe, seed in models]
+        with environment({"BERTLAB_CACHE": scratch}):
+            zoo.build_many(models, jobs=jobs)
+            exported = [_export(recipe, seed, folder) for recipe, seed in models]
     finally:
-        if previous_cache is None:
-            os.environ.pop("BERTLAB_CACHE", None)
-        else:
-            os.environ["BERTLAB_CACHE"] = previous_cache
         shutil.rmtree(scratch, ignore_errors=True)
     secrets.SystemRandom().shuffle(exported)  # pool.json's order says nothing about recipes
     recipes_by_id = {member.id: recipe for member, recipe, _ in exported}

@@ -76,6 +76,7 @@ attentions = {name: bertlab.extract_batch(m, CORPUS) for name, m in models.items
 PROFILES = {name: profiles_per_text(m, CORPUS) for name, m in models.items()}
 print(f"key {KEY!r}; {len(CORPUS)} texts; {lm.n_layers} layers x {lm.n_heads} heads; "
       f"first text: {CORPUS[0]!r}")
+print("roles:", ", ".join(LAYER_ROLES))
 
 # %% [markdown]
 # ## Part 1: a layer profile (4 points)
@@ -232,14 +233,16 @@ for name, per_text in PROFILES.items():
     print(mean.round(3).assign(role=ROLES[name]))
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "written_answer", "locked": false, "points": 3, "schema_version": 3, "solution": true, "task": false}
-# An answer that earns the points (numbers of all-MiniLM-L6-v2 and a healthy zoo model; yours
-# differ): *Prediction:* the zoo model was fine-tuned for a few epochs, so its lower layers keep
-# the pretrained roles (layer 1 broad, the middle [CLS]-aggregating) and only the top layer may
-# change; with random weights the keys are unrelated to the queries, attention is near-uniform
-# and every layer is broad. *Found:* the zoo model's roles equal the pretrained ones in every
-# layer; the random model is broad in all six layers, as predicted. Layer 1 of the pretrained
-# model is fragile: its [CLS] share (0.27) sits just under `STRONG_SHARE` (0.3), so resamples
-# with more [CLS]-heavy texts make it cls-aggregating.
+# An answer that earns the points (all-MiniLM-L6-v2, a healthy zoo model and the practice key's
+# 24 reviews; your texts and zoo model differ). *Prediction:* the zoo model was fine-tuned for a
+# few epochs, so it should keep the pretrained roles, with at most its top layer changed; random
+# weights relate no query to any key, so attention is near-uniform and every layer is broad.
+# *Found:* the zoo model's roles equal the pretrained ones in all six layers (layer 1 local, 2-6
+# cls-aggregating; its top layer's [CLS] share drops only from 0.39 to 0.36); the random model is
+# broad in all six layers (normalised entropy 0.997), as predicted, and none of its labels is
+# fragile. Layer 1 is fragile in both trained models: its local share (0.305) sits right on
+# `STRONG_SHARE` (0.3), so resamples with fewer local-heavy texts drop it below and make the layer
+# broad (its entropy, 0.75, is above `BROAD_ENTROPY`). I would report it as "local, barely".
 
 # %% [markdown]
 # ## Self-check

@@ -224,13 +224,16 @@ for layer in range(lm.n_layers):
           f"rise {pair_sep[layer] - single_sep[layer]:+.3f}; border lift {lift[layer]:.2f}")
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "written_answer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
-# An answer that earns both points (numbers of all-MiniLM-L6-v2; yours differ a little): the
-# [SEP] share is small in every layer (at most about 0.1) and rises by only a point or two on
-# pairs, although a pair has two [SEP] tokens; attention keeps to its own sentence most in the
-# middle layers (lift about 0.6). The border is visible in the lift, not in the [SEP] share, so
-# C5's "boundary layers attend to [SEP]" is not supported here; and next and random pairs differ
-# by at most a small effect (BORDER), so the [SEP] attention does not say how the sentences
-# relate (C9). Clark et al.'s no-op reading fits: attention parked on [SEP] can carry nothing.
+# An answer that earns both points (all-MiniLM-L6-v2 on the practice key's 40 pairs; yours
+# differ a little): the [SEP] share is small in every layer (at most 0.105, in layer 1) and rises
+# by at most 0.02 from single sentences to pairs (layers 1 and 4), although a pair has two [SEP]
+# tokens. Attention keeps to its own sentence most in layers 2 and 3 (lift 0.73-0.74) and hardly
+# at all in layer 6 (0.97). So the border shows in the lift, not in the [SEP] share: C5's
+# "boundary-aware layers attend to [SEP]" is not supported here. Next and random pairs differ
+# most in layer 6 (BORDER: d = 0.62, medium: true next sentences cross the border more), which is
+# some support for C9's "how they relate", but in the lift of a layer that barely attends to
+# [SEP], not through [SEP]; Clark et al.'s no-op reading fits: attention parked on [SEP] need not
+# carry anything.
 
 # %% [markdown]
 # ## Self-check

@@ -55,8 +55,6 @@ if "google.colab" in sys.modules:  # Colab: install bertlab; elsewhere do nothin
 # Without a key you practise on public models; the grade always uses your own.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
-import math
-
 import pandas as pd
 import torch
 
@@ -72,6 +70,7 @@ probs = {letter: probabilities(m.lm) for letter, m in models.items()}          #
 train_accuracy = {letter: m.train_accuracy for letter, m in models.items()}
 print(f"{len(HELD_OUT)} held-out reviews; training accuracy: "
       + ", ".join(f"{letter} {accuracy:.3f}" for letter, accuracy in train_accuracy.items()))
+print("verdicts:", ", ".join(VERDICTS), "| thresholds:", ", ".join(THRESHOLD_KEYS))
 
 # %% [markdown]
 # ## Part 1: held-out evidence (3 points)
@@ -250,8 +249,8 @@ course.check("your_models", (ANSWERS, DISAGREE, THRESHOLDS))
 # An answer that earns the points: each threshold sits at the middle of its separating gap, as
 # far as possible from both groups, since new seeds move every number by a few points (skill:
 # healthy 0.67-0.69 against at most 0.44; gap: 0.02 against at least 0.28; confidence gap:
-# -0.195 against 0.115; collapse: 0.66 against 1.00). Model X disagrees: train − held-out gap
-# 0.30, far over its threshold, but confidence gap -0.18, under-confident. I trust the gap: it
+# -0.195 against 0.115; collapse: 0.66 against 1.00). Model B (the practice key's) disagrees:
+# train − held-out gap 0.31, far over its threshold, but confidence gap -0.17, under-confident. I trust the gap: it
 # measures directly that the model does far worse on new texts than on its training data, while
 # the confidence gap only catches models *more* sure than right, and this one, trained on
 # monotonous template texts, is unsure of reviews it cannot read. Its training accuracy (1.00)

@@ -32,3 +32,8 @@ def make_course(secret_file):
         return Course(assignment, ROOT / "solutions", ROOT / "nbgrader_config.py",
                       course_config(secret_file=secret_file, cell_timeout=CELL_TIMEOUT))
     return make
+
+
+@pytest.fixture(scope="session")
+def secret_bytes() -> bytes:
+    return TEST_SECRET

@@ -2,7 +2,7 @@
 
 Each module holds one assignment's parts (`bertlab.course.parts.Part`) and the helpers its
 notebook imports. A part's answer cell has the part's name as nbgrader grade id, its test cell
-``test_<name>`` (`test_cell_id`).
+``test_<name>`` (`check_cell_id`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..parts import Part
 from . import detect_overfit, extract_and_score, layer_roles, sep_boundaries
 
-__all__ = ["ASSIGNMENTS", "PARTS", "HAND_OVERS", "test_cell_id"]
+__all__ = ["ASSIGNMENTS", "PARTS", "HAND_OVERS", "check_cell_id"]
 
 #: {assignment id: its autograded parts, in notebook order}
 ASSIGNMENTS: dict[str, tuple[Part, ...]] = {
@@ -26,6 +26,6 @@ HAND_OVERS = {"04_detect_overfit": detect_overfit.hand_over}
 PARTS: dict[str, Part] = {part.name: part for parts in ASSIGNMENTS.values() for part in parts}
 
 
-def test_cell_id(part: Part) -> str:
+def check_cell_id(part: Part) -> str:
     """The nbgrader grade id of the test cell that grades `part`."""
     return f"test_{part.name}"

@@ -125,14 +125,7 @@ def threshold_ranges() -> dict[str, tuple[float, float]]:
 def decide(evidence: dict, train_accuracy: float, thresholds: dict) -> str:
     """The chapter's rules, in order (book: "Fine-tuned and overfit models", "`diagnose`"):
     degenerate, then overfit, then healthy, else inconclusive."""
-    chance = evidence["chance"]
-    skill = (evidence["accuracy"] - chance) / (1 - chance) if chance < 1 else 0.0
-    if evidence["top_prediction_share"] >= thresholds["collapse"] and skill < thresholds["skill"]:
-        return "degenerate"
-    if (train_accuracy - evidence["accuracy"] >= thresholds["accuracy_gap"]
-            or evidence["confidence_gap"] >= thresholds["confidence_gap"]):
-        return "overfit"
-    return "healthy" if skill >= thresholds["skill"] else "inconclusive"
+    return _decide_with(evidence, train_accuracy, thresholds)
 
 
 def chapter_thresholds() -> dict[str, float]:
@@ -350,10 +343,11 @@ class Verdict(Part):
 
 def _decide_with(evidence, train_accuracy, thresholds, *, overfit_first=False, strict=False,
                  raw_skill=False) -> str:
-    """`decide` with one realistic mistake switched on."""
+    """The chapter's rules, with one realistic mistake switched on when asked."""
     at_least = (lambda a, b: a > b) if strict else (lambda a, b: a >= b)
     chance = evidence["chance"]
-    skill = evidence["accuracy"] if raw_skill else (evidence["accuracy"] - chance) / (1 - chance)
+    skill = evidence["accuracy"] if raw_skill else \
+        (evidence["accuracy"] - chance) / (1 - chance) if chance < 1 else 0.0
     collapsed = at_least(evidence["top_prediction_share"], thresholds["collapse"]) and not \
         at_least(skill, thresholds["skill"])
     overfit = at_least(train_accuracy - evidence["accuracy"], thresholds["accuracy_gap"]) or \
