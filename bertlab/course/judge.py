@@ -241,14 +241,18 @@ def _kernel_error(cell) -> str | None:
     return None
 
 
-def _forbidden_names_in(source: str, part) -> list[str]:
-    """The forbidden bertlab functions an answer cell names (as an attribute, a name or an
-    import), read from its source with `ast`; an alias of one is caught when it runs."""
-    from .checking import _code_objects
+#: Dynamic lookups that would hide a forbidden name from `_forbidden_names_in`. An answer that is a
+#: value runs when its cell runs, outside the watch of `bertlab.course.checking`, so its cell may
+#: not use them; a function's calls are watched while it runs, aliases or not.
+_DYNAMIC_LOOKUPS = ("getattr", "importlib", "__import__", "eval", "exec", "globals", "vars")
 
+
+def _forbidden_names_in(source: str, part) -> list[str]:
+    """The forbidden bertlab functions and constants an answer cell names (as an attribute, a
+    name or an import), read from its source with `ast`."""
     if not part.forbidden:
         return []
-    forbidden = {name.rpartition(".")[2]: name for name in _code_objects(part.forbidden).values()}
+    forbidden = _forbidden_names(part.forbidden, constants=part.is_value)
     try:
         tree = ast.parse(_without_magics(source))
     except SyntaxError:
@@ -259,9 +263,31 @@ def _forbidden_names_in(source: str, part) -> list[str]:
             named.add(node.attr)
         elif isinstance(node, ast.Name):
             named.add(node.id)
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bertlab"):
-            named.update(alias.name for alias in node.names)
-    return sorted({forbidden[name] for name in named if name in forbidden})
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            named.update(alias.name.rpartition(".")[2] for alias in node.names)
+            named.add((getattr(node, "module", None) or "").partition(".")[0])
+    found = {forbidden[name] for name in named if name in forbidden}
+    if part.is_value:
+        found |= {f"{name} (a dynamic lookup)" for name in named & set(_DYNAMIC_LOOKUPS)}
+    return sorted(found)
+
+
+def _forbidden_names(forbidden: tuple[str, ...], constants: bool) -> dict[str, str]:
+    """{short name: dotted name} of the functions of `forbidden`, and of its upper-case constants
+    when `constants` (a value answer may not copy them; a function may use the thresholds)."""
+    import importlib
+
+    from .checking import _code_objects
+
+    names = {name.rpartition(".")[2]: name for name in _code_objects(forbidden).values()}
+    for dotted in forbidden if constants else ():
+        try:
+            module = importlib.import_module(dotted)
+        except ImportError:
+            continue
+        names.update({name: f"{dotted}.{name}" for name in vars(module)
+                      if name.isupper() and not name.startswith("_")})
+    return names
 
 
 def _grader_names_in(nb: NotebookNode) -> list[str]:

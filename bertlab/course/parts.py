@@ -97,6 +97,11 @@ class Part:
         """The right output of `case`, measured with bertlab (plain)."""
         raise NotImplementedError
 
+    def right(self, case: Case, context: Context) -> Any:
+        """An output that passes `case`: the expected one, unless `expected` describes a whole
+        set of right answers (then a subclass names one)."""
+        return self.expected(case, context)
+
     def compare(self, output: Any, expected: Any, case: Case) -> str | None:
         """None when `output` (plain) is right, else what is wrong, without the expected values."""
         return None if close(output, expected) else describe_gap(output, expected)
@@ -105,17 +110,24 @@ class Part:
         """(hint, output that mistake gives on `case`) for the realistic mistakes of this part."""
         return ()
 
+    def matches(self, output: Any, mistaken: Any, case: Case) -> bool:
+        """Whether `output` is what a mistake gives (`mistaken`, plain), within the tolerance the
+        part compares with; parts whose `expected` is not an output compare outputs directly."""
+        return self.compare(output, mistaken, case) is None
+
 
 def failure(part: Part, output: Any, case: Case, context: Context) -> str | None:
-    """None if `output` (plain) is right on `case`, else the hint for the student: a named mistake
-    when the output is what that mistake gives, otherwise what `compare` says."""
+    """None if `output` (plain) is right on `case`, else the hint for the student: the named
+    mistake when the output is what that mistake gives (every such mistake, when several give the
+    same output on this case), otherwise what `compare` says."""
     problem = part.compare(output, part.expected(case, context), case)
     if problem is None:
         return None
-    for hint, wrong in part.mistakes(case, context):
-        if part.compare(output, plain(wrong), case) is None:
-            return hint
-    return problem
+    named = [hint for hint, wrong in part.mistakes(case, context)
+             if part.matches(output, plain(wrong), case)]
+    if len(named) > 1:
+        return "one of these mistakes gives exactly this: " + " Or: ".join(named)
+    return named[0] if named else problem
 
 
 def plain(value: Any) -> Any:

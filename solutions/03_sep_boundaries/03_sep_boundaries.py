@@ -165,7 +165,8 @@ course.check("sep_share_by_layer", sep_share_by_layer)
 # and below 0.2 there is no effect worth the name (`"none"`).
 #
 # Set `BORDER = {"layer": <the layer, from 1, with the largest |d|>, "d": <its d>,
-# "size": <"none", "small", "medium" or "large">}`.
+# "size": <"none", "small", "medium" or "large">}`, computed in this cell (the book's own
+# `bertlab.claims.attention.border_effect` would answer it, so it does not count here).
 #
 # *Checked when grading:* the layer is one whose |d| is within 0.05 of the largest (40 pairs do
 # not tell such layers apart), `d` within 0.01 of bertlab's measurement of that layer, and the

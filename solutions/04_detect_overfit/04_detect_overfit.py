@@ -125,7 +125,8 @@ course.check("held_out_evidence", held_out_evidence)
 # * `confidence_gap`: catches `overfit` (trained far past fitting its data), passes `healthy`.
 #
 # Where several values separate, pick one you can defend (Part 5 asks you to). Set
-# `THRESHOLDS = {"collapse": ..., "skill": ..., "accuracy_gap": ..., "confidence_gap": ...}`.
+# `THRESHOLDS = {"collapse": ..., "skill": ..., "accuracy_gap": ..., "confidence_gap": ...}`,
+# from the table (copying `bertlab.diagnosis`'s own constants does not count).
 #
 # *Checked when grading:* each threshold lies above every value its rule must pass and at most
 # the lowest value it must catch, in the experiment's tables as they are then.

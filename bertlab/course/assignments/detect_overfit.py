@@ -232,6 +232,8 @@ def probabilities(lm) -> torch.Tensor:
 class Thresholds(Part):
     name, title = "thresholds", "Part 2, THRESHOLDS"
     is_value = True
+    #: The point is to read them off the table, not to copy the chapter's constants.
+    forbidden = ("bertlab.diagnosis",)
 
     def visible(self, context):
         return [Case("v1", {}, True, "the thresholds' names and numbers")]
@@ -245,12 +247,18 @@ class Thresholds(Part):
     def expected(self, case, context):
         return threshold_ranges()
 
+    def right(self, case, context):
+        return {key: (low + high) / 2 for key, (low, high) in threshold_ranges().items()}
+
     def compare(self, output, expected, case):
         missing = [key for key in THRESHOLD_KEYS if key not in output]
         if missing or set(output) - set(THRESHOLD_KEYS):
             return f"THRESHOLDS needs exactly the keys {list(THRESHOLD_KEYS)}."
         if any(not math.isfinite(value) for value in output.values()):
             return "every threshold must be a finite number."
+        if output == chapter_thresholds():
+            return ("these are bertlab.diagnosis's own thresholds: this part asks you to read "
+                    "yours off the experiment's table.")
         if case.visible:
             return None  # whether they separate the experiment's models is judged when grading
         wrong = [key for key in THRESHOLD_KEYS
@@ -383,6 +391,15 @@ class YourModels(Part):
         return {letter: {"evidence": model_evidence(m.lm),
                          "train_accuracy": m.train_accuracy}
                 for letter, m in context.models.items()}
+
+    def right(self, case, context):
+        thresholds = chapter_thresholds()
+        models = self.expected(case, context)
+        return {"answers": {letter: decide(m["evidence"], m["train_accuracy"], thresholds)
+                            for letter, m in models.items()},
+                "disagree": sorted(letter for letter, m in models.items()
+                                   if _disagree(m["evidence"], m["train_accuracy"], thresholds)),
+                "thresholds": thresholds}
 
     def compare(self, output, expected, case):
         letters = sorted(expected)

@@ -273,6 +273,11 @@ class RolesAndFragility(Part):
         lm = course_models(context.key)[case.spec["model"]]
         return _roles_and_changes(lm, tuple(corpus(context.key)))
 
+    def right(self, case, context):
+        expected = self.expected(case, context)
+        return {"roles": expected["roles"], "fragile": [
+            layer + 1 for layer, share in enumerate(expected["changed"]) if share >= FRAGILE_SHARE]}
+
     def compare(self, output, expected, case):
         n_layers = len(expected["roles"])
         if len(output["roles"]) != n_layers:
@@ -294,6 +299,9 @@ class RolesAndFragility(Part):
                     f"layer is fragile when at least {FRAGILE_SHARE:.0%} of the resampled "
                     "corpora give it another role.")
         return None
+
+    def matches(self, output, mistaken, case):
+        return close(output, mistaken)
 
     def mistakes(self, case, context):
         expected = self.expected(case, context)

@@ -211,6 +211,9 @@ class BorderEffect(Part):
 
     name, title = "border_effect", "Part 4, the border effect"
     is_value = True
+    #: The book's own Cohen's d of the border (`bertlab.claims.attention.border_effect`) answers
+    #: it; the point is to compute it.
+    forbidden = ("bertlab.claims.attention",)
 
     def visible(self, context):
         return [Case("v1", {}, True, "the form of BORDER")]
@@ -225,6 +228,13 @@ class BorderEffect(Part):
         if case.visible:  # the form only: whether it is right is judged when grading
             return {"n_layers": context.lm.n_layers}
         return {"n_layers": context.lm.n_layers, "d_by_layer": _cohens_d(context.lm, context.key)}
+
+    def right(self, case, context):
+        if case.visible:
+            return {"layer": 1, "d": 0.0, "size": "none"}
+        d_by_layer = self.expected(case, context)["d_by_layer"]
+        layer = max(range(len(d_by_layer)), key=lambda index: abs(d_by_layer[index]))
+        return {"layer": layer + 1, "d": d_by_layer[layer], "size": effect_size(d_by_layer[layer])}
 
     def compare(self, output, expected, case):
         if not 1 <= output["layer"] <= expected["n_layers"]:
