@@ -98,7 +98,11 @@ def entry_problem(part: Part, entry: dict, case: Case, context: Context) -> str 
                 "write yourself.")
     if entry["error"] is not None:
         return entry["error"]
-    return failure(part, entry["output"], case, context)
+    try:
+        return failure(part, entry["output"], case, context)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+        return (f"the answer's result does not have the form the part asks for ({type(error).__name__}"
+                f": {error}); see the part's instructions for what to return.")
 
 
 def run_case(part: Part, answer: Any, case: Case, context: Context) -> dict:

@@ -12,12 +12,15 @@ notebook and the grader both find the same models from the key alone. Without a 
 (``$BERTLAB_COURSE_POOL`` unset) the **practice pool** stands in: public zoo models, for
 self-study and the test suite (a student can look them up, so it is worthless for grades).
 
->>> pool = practice_pool()
->>> bundle = pool.bundle("practice")
->>> sorted(bundle), len(set(bundle.values()))
-(['A', 'B', 'C', 'D'], 4)
->>> pool.bundle("practice") == bundle
-True
+>>> recipes = {"m1": "healthy", "m2": "overfit", "m3": "low-diversity", "m4": "high-lr",
+...            "m5": "healthy"}
+>>> pool = Pool(members=tuple(Member(i, 1.0) for i in recipes), bundles=_bundles(recipes),
+...             practice=False)
+>>> len(pool.bundles), all("m3" in bundle for bundle in pool.bundles)
+(4, True)
+>>> bundle = pool.bundle("bk-example")
+>>> sorted(bundle), len({member.id for member in bundle.values()}), pool.bundle("bk-example") == bundle
+(['A', 'B', 'C', 'D'], 4, True)
 """
 
 from __future__ import annotations
