@@ -137,20 +137,22 @@ reference.round(3)
 
 # %% nbgrader={"grade": false, "grade_id": "thresholds", "locked": false, "schema_version": 3, "solution": true, "task": false}
 ### BEGIN SOLUTION
-def between(column, passes, catches):
-    """The midpoint of the gap between the models a rule must pass and those it must catch."""
-    highest_passed = reference[reference.recipe.isin(passes)][column].max()
-    lowest_caught = reference[reference.recipe.isin(catches)][column].min()
-    return float((highest_passed + lowest_caught) / 2)
+def gap(column, passes, catches):
+    """The separating gap: the highest value a rule must pass, the lowest it must catch."""
+    return (reference[reference.recipe.isin(passes)][column].max(),
+            reference[reference.recipe.isin(catches)][column].min())
 
 
+others = ["healthy", "overfit", "low-diversity", "overfit-frozen"]
+memorisers = ["overfit", "low-diversity", "overfit-frozen"]
 THRESHOLDS = {
-    "collapse": between("top_prediction_share", ["healthy", "overfit", "low-diversity",
-                                                 "overfit-frozen"], ["high-lr"]),
-    "skill": between("skill", ["overfit", "low-diversity", "overfit-frozen"], ["healthy"]),
-    "accuracy_gap": between("accuracy_gap", ["healthy"], ["overfit", "low-diversity",
-                                                          "overfit-frozen"]),
-    "confidence_gap": between("confidence_gap", ["healthy"], ["overfit"]),
+    # the middle of the gap: as far as can be from both sides, for models of other seeds
+    "collapse": float(sum(gap("top_prediction_share", others, ["high-lr"])) / 2),
+    "skill": float(sum(gap("skill", memorisers, ["healthy"])) / 2),
+    "accuracy_gap": float(sum(gap("accuracy_gap", ["healthy"], memorisers)) / 2),
+    # near the overfit end: a confidence gap below 0 is a model *less* sure than right, and
+    # healthy fine-tuned models elsewhere are often a few points over-confident
+    "confidence_gap": round(float(gap("confidence_gap", ["healthy"], ["overfit"])[1]) - 0.01, 3),
 }
 ### END SOLUTION
 THRESHOLDS
@@ -247,10 +249,13 @@ course.check("your_models", (ANSWERS, DISAGREE, THRESHOLDS))
 # memorising models *first* (they fit their training data perfectly), so it would have misled.
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "written_answer", "locked": false, "points": 3, "schema_version": 3, "solution": true, "task": false}
-# An answer that earns the points: each threshold sits at the middle of its separating gap, as
-# far as possible from both groups, since new seeds move every number by a few points (skill:
-# healthy 0.67-0.69 against at most 0.44; gap: 0.02 against at least 0.28; confidence gap:
-# -0.195 against 0.115; collapse: 0.66 against 1.00). Model B (the practice key's) disagrees:
+# An answer that earns the points: collapse, skill and the accuracy gap sit at the middle of
+# their separating gaps, as far as possible from both groups, since new seeds move every number
+# by a few points (collapse 0.83: 0.66 against 1.00; skill 0.555: healthy 0.67-0.69 against at
+# most 0.44; gap 0.15: 0.02 against at least 0.28). The confidence gap's middle (-0.04) would
+# call a model overfit while it is *less* sure than right, and flag the broken high-lr models
+# (0.02-0.05) too; I put it just under the overfit recipe's lowest value (0.105), since healthy
+# fine-tuned models are often a few points over-confident. Model B (the practice key's) disagrees:
 # train − held-out gap 0.31, far over its threshold, but confidence gap -0.17, under-confident. I trust the gap: it
 # measures directly that the model does far worse on new texts than on its training data, while
 # the confidence gap only catches models *more* sure than right, and this one, trained on
