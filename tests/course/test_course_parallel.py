@@ -3,12 +3,12 @@ score, and resumes after an interruption.
 
 One class of assignment 1 (the quickest) is copied into two course folders. The first is graded
 by the real `nbgrader autograde` CLI. The second by ``python -m bertlab.course autograde``, as
-two machines sharing it would: the first half of the class (``--shard 1/2``) into a gradebook of
-its own, the second half with two workers into the course's gradebook, interrupted after its
+two machines sharing it would: the first half of the class (``--shard 1/2``) with two workers
+into a gradebook of its own, the second half into the course's gradebook, interrupted after its
 first submission and run again (it skips what is done), then the first half merged in
 (``python -m bertlab.course merge``). Both gradebooks must then hold the same grades.
 
-Runtime: about 2-3 minutes on 2 cores (the class is graded twice).
+Runtime: about 1-2 minutes on 2 cores (a class of four, graded twice).
 """
 
 from __future__ import annotations
@@ -60,8 +60,6 @@ def two_courses(make_course, tmp_path_factory):
     course.submit("alan", with_answers(released, solution, {"row_entropy": WRONG_ENTROPY}))
     course.submit("barbara", released)
     course.submit("grace", with_answers(released, solution, {"cls_row": "raise ValueError()"}))
-    course.submit("hedy", with_answers(released, solution, {"share_verdict": "return 0, 1, 'holds'"}))
-    course.submit("katherine", with_answers(released, solution))
     parallel = tmp_path_factory.mktemp("parallel") / "course"
     shutil.copytree(course.root, parallel)
     yield course, parallel
@@ -72,25 +70,25 @@ def test_parallel_autograde_equals_sequential_and_resumes(two_courses):
     course, parallel = two_courses
     course.autograde()
     sequential = _grades(course.root / "gradebook.db")
-    assert len({student for student, _ in sequential}) == 6
+    assert len({student for student, _ in sequential}) == 4
 
     # "Another machine": the first half of the class into its own gradebook.
     other = parallel / "other-machine.db"
     shutil.copyfile(parallel / "gradebook.db", other)
-    first = _run(parallel, "autograde", ASSIGNMENT, "--shard", "1/2", "--workers", "1",
+    first = _run(parallel, "autograde", ASSIGNMENT, "--shard", "1/2", "--workers", "2",
                  "--gradebook", str(other))
     assert first.returncode == 0, first.stderr[-3000:]
 
-    # This machine: the second half, two workers, interrupted after its first submission.
+    # This machine: the second half, one submission at a time, interrupted after the first.
     journal = parallel / ".bertlab-autograde" / f"{ASSIGNMENT}-gradebook.jsonl"
     command = [sys.executable, "-m", "bertlab.course", "autograde", ASSIGNMENT, "--shard", "2/2",
-               "--workers", "2", "--course", str(parallel)]
+               "--workers", "1", "--course", str(parallel)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, start_new_session=True)
     deadline = time.monotonic() + 900
     while not (journal.is_file() and journal.read_text().count("\n") >= 1):
         assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
-        time.sleep(1)
+        time.sleep(0.2)
     os.killpg(process.pid, signal.SIGINT)
     try:
         process.wait(timeout=60)
@@ -98,12 +96,13 @@ def test_parallel_autograde_equals_sequential_and_resumes(two_courses):
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
     done_before = journal.read_text().count("\n")
-    assert done_before < 3, "interrupted before the whole half was graded"
+    assert done_before == 1, "interrupted after the first submission, during the second"
 
-    resumed = _run(parallel, "autograde", ASSIGNMENT, "--shard", "2/2", "--workers", "2")
+    resumed = _run(parallel, "autograde", ASSIGNMENT, "--shard", "2/2", "--workers", "1")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert f"{done_before} of 3 submission(s) already graded" in resumed.stderr + resumed.stdout
+    assert "1 of 2 submission(s) already graded" in resumed.stderr + resumed.stdout
+    assert "1 submission(s) graded" in resumed.stdout
     merged = _run(parallel, "merge", str(other), ASSIGNMENT)
-    assert merged.returncode == 0 and "3 submission(s) merged" in merged.stdout, merged.stderr
+    assert merged.returncode == 0 and "2 submission(s) merged" in merged.stdout, merged.stderr
 
     assert _grades(parallel / "gradebook.db") == sequential
