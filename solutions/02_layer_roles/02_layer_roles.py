@@ -71,7 +71,7 @@ KEY = course.current_key()
 CORPUS = corpus(KEY)                    # 24 training reviews, drawn for you
 models = course_models(KEY)             # {"pretrained", "zoo", "random"}: LoadedModels
 lm = models["pretrained"]
-attentions = {name: bertlab.extract_batch(m, CORPUS) for name, m in models.items()}
+attentions = bertlab.extract_batch(lm, CORPUS)   # the pretrained model's, one per text
 # bertlab's profile of each text alone, one row per (text, layer), for Part 3
 PROFILES = {name: profiles_per_text(m, CORPUS) for name, m in models.items()}
 print(f"key {KEY!r}; {len(CORPUS)} texts; {lm.n_layers} layers x {lm.n_heads} heads; "
@@ -81,7 +81,7 @@ print("roles:", ", ".join(LAYER_ROLES))
 # %% [markdown]
 # ## Part 1: a layer profile (4 points)
 #
-# `att = attentions["pretrained"][0]` is a `bertlab.Attention`: `att.weights` is `[L, H, Q, K]`
+# `att = attentions[0]` is a `bertlab.Attention`: `att.weights` is `[L, H, Q, K]`
 # with no padding (every row sums to 1), and `att.cls_mask`, `att.sep_mask` are bool tensors over
 # positions. For one query row `a = att.weights[l, h, i]`:
 #

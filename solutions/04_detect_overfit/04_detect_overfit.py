@@ -55,13 +55,11 @@ if "google.colab" in sys.modules:  # Colab: install bertlab; elsewhere do nothin
 # Without a key you practise on public models; the grade always uses your own.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
-import pandas as pd
 import torch
 
 from bertlab import course
-from bertlab.course.assignments.detect_overfit import (THRESHOLD_KEYS, VERDICTS, held_out,
-                                                       model_evidence, probabilities,
-                                                       reference_models)
+from bertlab.course.assignments.detect_overfit import (THRESHOLD_KEYS, VERDICTS, evidence_table,
+                                                       held_out, probabilities, reference_models)
 
 models = course.my_models(course.current_key())     # {"A": CourseModel(letter, lm, train_accuracy)}
 HELD_OUT = held_out()                                # 200 reviews none of the models saw
@@ -200,9 +198,9 @@ course.check("verdict", verdict)
 # %% [markdown]
 # ## Part 4: your models (3 points)
 #
-# Look at your four models' evidence side by side: the cell below prints what bertlab measures
-# (`bertlab.diagnosis.classifier_evidence`, which your Part 1 function must match), so that a
-# slip in Part 1 does not cost you here. Decide a verdict for each, by the rules with your thresholds, and find the models on
+# Look at your four models' evidence side by side: the cell below prints it as bertlab measures
+# it (`bertlab.diagnosis.classifier_evidence`'s definitions, which your Part 1 function must
+# match), so that a slip in Part 1 does not cost you here. Decide a verdict for each, by the rules with your thresholds, and find the models on
 # which the **two overfit signals disagree**: exactly one of them (the train − held-out accuracy
 # gap, the confidence gap) is at or above its threshold. Set `ANSWERS = {"A": ..., "B": ...,
 # "C": ..., "D": ...}` (each one of `VERDICTS`) and `DISAGREE` to the list of those letters.
@@ -213,10 +211,7 @@ course.check("verdict", verdict)
 # counts as right.
 
 # %%
-table = pd.DataFrame({letter: {"train_accuracy": train_accuracy[letter],
-                               **model_evidence(m.lm)} for letter, m in models.items()}).T
-table["accuracy_gap"] = table.train_accuracy - table.accuracy
-table["skill"] = (table.accuracy - table.chance) / (1 - table.chance)
+table = evidence_table(models)   # bertlab's held-out evidence of each model, and the gap and skill
 table.round(3)
 
 # %% nbgrader={"grade": false, "grade_id": "your_models", "locked": false, "schema_version": 3, "solution": true, "task": false}

@@ -26,7 +26,8 @@ from ...datasets import load_reviews
 from ...diagnosis import class_probabilities, classifier_evidence
 from ..parts import Case, Part, close
 
-__all__ = ["VERDICTS", "EVIDENCE_KEYS", "THRESHOLD_KEYS", "held_out", "probabilities", "model_evidence",
+__all__ = ["VERDICTS", "EVIDENCE_KEYS", "THRESHOLD_KEYS", "held_out", "probabilities",
+           "model_evidence", "evidence_table",
            "reference_models", "threshold_ranges", "decide", "PARTS"]
 
 VERDICTS = ("healthy", "overfit", "degenerate", "inconclusive")
@@ -140,9 +141,22 @@ def chapter_thresholds() -> dict[str, float]:
 @functools.lru_cache(maxsize=64)
 def model_evidence(lm) -> dict:
     """`bertlab.diagnosis.classifier_evidence` of a classifier on the held-out reviews (plain
-    numbers), measured once per process."""
+    numbers), measured once per process: what the grader judges Part 4 by."""
     evidence = classifier_evidence(lm, held_out())
     return {key: float(value) for key, value in evidence.items()}
+
+
+def evidence_table(models: dict) -> pd.DataFrame:
+    """The notebook's table of the student's models: one row per letter, the training accuracy
+    and the held-out evidence (`EVIDENCE_KEYS`, as `classifier_evidence` defines them, from the
+    probabilities the notebook already has), the accuracy gap and the skill."""
+    labels = torch.tensor(held_out().label.to_numpy())
+    table = pd.DataFrame({letter: {"train_accuracy": m.train_accuracy,
+                                   **_evidence_by_definition(probabilities(m.lm), labels)}
+                          for letter, m in models.items()}).T
+    table["accuracy_gap"] = table.train_accuracy - table.accuracy
+    table["skill"] = (table.accuracy - table.chance) / (1 - table.chance)
+    return table
 
 
 class HeldOutEvidence(Part):
