@@ -252,10 +252,9 @@ class BorderEffect(Part):
                     "between next and random pairs.")
         d = d_by_layer[output["layer"] - 1]
         if abs(output["d"] - d) > D_TOLERANCE:
-            return (f"BORDER['d'] differs by {abs(output['d'] - d):.3f} from Cohen's d of "
-                    f"{layer_word(output['layer'] - 1)}: (mean over next pairs − mean over random "
-                    "pairs) / pooled standard deviation, every pair one value (its lift averaged "
-                    "over heads).")
+            return (f"BORDER['d'] is not Cohen's d of {layer_word(output['layer'] - 1)} (within "
+                    f"{D_TOLERANCE}): (mean over next pairs − mean over random pairs) / pooled "
+                    "standard deviation, every pair one value (its lift averaged over heads).")
         sizes = {effect_size(d + step) for step in (-D_TOLERANCE, 0.0, D_TOLERANCE)}
         if output["size"] not in sizes:
             return (f"BORDER['size'] {output['size']!r} is not Cohen's name for |d| = "
