@@ -26,6 +26,7 @@ self-study and the test suite (a student can look them up, so it is worthless fo
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import json
 import os
@@ -76,9 +77,9 @@ class Member:
     zoo_model: tuple[str, int] | None = None  # a practice member: (recipe, seed) of the public zoo
 
     def load(self) -> LoadedModel:
-        if self.folder is not None:
-            return load_folder(str(self.folder))
-        return zoo.load(*self.zoo_model, progress=False)
+        """The classifier, loaded once per process, its config and tokenizer no longer naming
+        the folder it came from (named ``course model``)."""
+        return _loaded(self)
 
 
 @dataclass(frozen=True)
@@ -144,13 +145,11 @@ def practice_pool() -> Pool:
 
 
 def my_models(key: str, pool: Pool | None = None) -> dict[str, CourseModel]:
-    """The anonymous models of `key`'s bundle, loaded: ``{"A": CourseModel, ...}``.
-
-    Each model is renamed ``model <letter>`` and its config and tokenizer no longer name the
-    folder it came from.
-    """
+    """The anonymous models of `key`'s bundle, loaded: ``{"A": CourseModel, ...}``, each named
+    ``model <letter>``."""
     pool = pool or course_pool()
-    return {letter: CourseModel(letter, _anonymised(member.load(), letter), member.train_accuracy)
+    return {letter: CourseModel(letter, dataclasses.replace(member.load(), name=f"model {letter}"),
+                                member.train_accuracy)
             for letter, member in pool.bundle(key).items()}
 
 
@@ -221,11 +220,14 @@ def _random_seeds(count: int) -> list[int]:
     return list(seeds)
 
 
-def _anonymised(lm: LoadedModel, letter: str) -> LoadedModel:
-    """`lm` renamed ``model <letter>``, with the folder it came from removed from the freshly
-    loaded model's config and tokenizer."""
-    name = f"model {letter}"
-    lm.model.config._name_or_path = name
+@functools.cache
+def _loaded(member: Member) -> LoadedModel:
+    """`member`'s classifier, loaded once per process (the grader grades a class in one
+    process; the same model serves every student who has it, whatever its letter)."""
+    lm = load_folder(str(member.folder)) if member.folder is not None else \
+        zoo.load(*member.zoo_model, progress=False)
+    name = "course model"
+    lm.model.config._name_or_path = name  # the freshly loaded model: no caller's model is touched
     lm.model.name_or_path = name
     lm.tokenizer.name_or_path = name
     lm.tokenizer.init_kwargs.pop("name_or_path", None)

@@ -138,12 +138,11 @@ def chapter_thresholds() -> dict[str, float]:
             "confidence_gap": diagnosis.OVERFIT_CONFIDENCE_GAP}
 
 
-@functools.lru_cache(maxsize=64)
 def model_evidence(lm) -> dict:
     """`bertlab.diagnosis.classifier_evidence` of a classifier on the held-out reviews (plain
-    numbers), measured once per process: what the grader judges Part 4 by."""
-    evidence = classifier_evidence(lm, held_out())
-    return {key: float(value) for key, value in evidence.items()}
+    numbers), measured once per process and model: what the grader judges Part 4 by."""
+    return _once(lm, "evidence", lambda: {key: float(value) for key, value in
+                                          classifier_evidence(lm, held_out()).items()})
 
 
 def evidence_table(models: dict) -> pd.DataFrame:
@@ -236,11 +235,23 @@ def _probabilities(context, letter: str) -> torch.Tensor:
     return probabilities(context.models[letter].lm)
 
 
-@functools.lru_cache(maxsize=64)
 def probabilities(lm) -> torch.Tensor:
-    """A classifier's class probabilities on the held-out reviews, ``[N, C]`` (once per process)."""
-    return class_probabilities(lm.model, lm.tokenizer, held_out().text.tolist(),
-                               max_length=lm.max_length)
+    """A classifier's class probabilities on the held-out reviews, ``[N, C]`` (once per process
+    and model)."""
+    return _once(lm, "probabilities", lambda: class_probabilities(
+        lm.model, lm.tokenizer, held_out().text.tolist(), max_length=lm.max_length))
+
+
+#: {(id of a torch model, what): (the model, the value)}: measurements of the classifiers, kept
+#: for the process's life, whichever letter or name a student's copy of the model has.
+_MEASURED: dict = {}
+
+
+def _once(lm, what: str, measure):
+    key = (id(lm.model), what)
+    if key not in _MEASURED or _MEASURED[key][0] is not lm.model:
+        _MEASURED[key] = (lm.model, measure())
+    return _MEASURED[key][1]
 
 
 class Thresholds(Part):
