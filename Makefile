@@ -22,7 +22,7 @@ export THP_MEM_ALLOC_ENABLE ?= 1
 # minutes go.
 timed = TIMEFORMAT="stage $(1): %0R s, cpu %0U s user + %0S s sys"; time
 
-.PHONY: venv assets vendor system zoo book test test-quick bench exercises
+.PHONY: venv assets vendor system zoo book test test-quick bench exercises autograde
 
 $(VENV)/.installed: pyproject.toml requirements/ci.txt
 	$(PYTHON) -m venv $(VENV)
@@ -74,5 +74,13 @@ test-quick: venv
 bench: venv
 	$(BIN)/python -m bench.core_vs_forward
 
+# The course: sync each instructor notebook with its jupytext source, regenerate exercises/.
 exercises: venv
 	$(BIN)/python scripts/release_exercises.py
+
+# Autograde a class over worker processes, resumably, in the course folder COURSE (nbgrader's
+# issue #174): make autograde ASSIGNMENT=01_extract_and_score [WORKERS=2] [COURSE=.]
+WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+COURSE ?= .
+autograde: venv
+	$(BIN)/python -m bertlab.course autograde $(ASSIGNMENT) --workers $(WORKERS) --course $(COURSE)

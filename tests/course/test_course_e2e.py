@@ -1,162 +1,282 @@
-"""The graded course end to end, on the real nbgrader CLI in temporary course directories.
+"""The graded course end to end, on the real nbgrader CLI, in temporary course folders.
 
 For every assignment: `generate_assignment`, a class of submissions copied into
-``submitted/<student>/<assignment>/``, one `autograde` call, scores read from the gradebook,
-`generate_feedback`. The class: the instructor's answers, the untouched release, three realistic
-wrong submissions (each wrong in one part), and two broken ones (an answer that raises, a syntax
-error and an edited test cell; an answer that loops forever and a deleted test cell).
+``submitted/<student>/<assignment>/``, one `nbgrader autograde` call (with the course's grader,
+`bertlab.course.judge`, and the tests' course secret), scores read from the gradebook, then
+`generate_feedback`. The class:
 
-Runtime: the four courses are graded two at a time; about 4–6 minutes on 2 cores.
+* ``solution``: the instructor's answers (full marks); ``untouched``: the release (0);
+* ``wrong<i>``: one realistic mistake in part i: it loses exactly that part, and its feedback
+  names the mistake's hint;
+* ``broken``: an answer that loops forever, a syntax error, an edited test cell and (where
+  there is a fourth part) a deleted one, graded without stopping the batch (the untouched
+  release is the answers that raise);
+* ``rebinder``: every visible check and helper rebound to a no-op (and the comparison
+  functions, tolerances and traceback display patched): 0 on every autograded part;
+* ``referee``: one part answered by calling bertlab's reference (through an alias): loses that
+  part;
+* assignment 1 ``noisy``: correct answers that print to stderr and warn: full marks;
+* assignment 4 ``grace``: the answers that are right for another student's models: loses the
+  part that judges them (each student is graded against their own models).
+
+Runtime: the four courses (37 submissions) are graded two at a time; about 6-8 minutes on a
+quiet 2-core machine, 15 on a busy one.
 """
 
 from __future__ import annotations
 
+import re
+import textwrap
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from course_helpers import (Course, answer_ids, graded_ids, with_answers, with_cell_source,
-                            without_cell)
+from bertlab.course.classroom import (SOLUTION_REGION, answer_ids, graded_ids, with_answers,
+                                      with_cell_source, without_cell)
 
 pytestmark = pytest.mark.slow
 
-#: Seconds per cell in the test course: the slowest set-up cell takes about 20 s on a busy
-#: 2-core machine, and the looping submission costs exactly this long per assignment.
-CELL_TIMEOUT = 45
+ASSIGNMENTS = ("01_extract_and_score", "02_layer_roles", "03_sep_boundaries", "04_detect_overfit")
 
-#: Realistic mistakes, one part each: {assignment: {name: (answer cell, code of the mistake)}}.
+#: One realistic mistake per autograded part: {assignment: [(answer cell, code, hint expected in
+#: the feedback)]}, in part order.
 WRONG = {
-    "01_extract_and_score": {
-        "padding rows averaged in": ("share_to_keys", '''
-per_row = (attention * key_mask[:, None, None, None, :]).sum(dim=-1)   # [B, L, H, Q]
-return per_row.mean(dim=-1)   # every query row, the padded ones too'''),
-        "[CLS] assumed at index 0": ("cls_row", '''
-return attention[:, :, :, 0, :]'''),
-        "ln of the padded length": ("row_entropy", '''
+    "01_extract_and_score": [
+        ("share_to_keys", '''
+per_row = torch.einsum("blhqk,bk->blhq", attention, (key_mask & attention_mask).float())
+return per_row.mean(dim=-1)   # every query row, the padded ones too''',
+         "the padded query rows are averaged in"),
+        ("cls_row", "return attention[:, :, :, 0, :]", "the row at index 0"),
+        ("row_entropy", '''
 per_row = -torch.special.xlogy(attention, attention).sum(dim=-1)
 queries = attention_mask.to(attention.dtype)
 mean = torch.einsum("blhq,bq->blh", per_row, queries) / queries.sum(dim=1)[:, None, None]
-padded_length = torch.tensor(float(attention.shape[-1]))
-return mean / padded_length.log() if normalised else mean'''),
-    },
-    "02_layer_roles": {
-        "maps averaged over heads before the entropy": ("text_profile", '''
-weights = att.weights.mean(dim=1)   # [L, Q, K]: one map per layer
+padded = torch.tensor(float(attention.shape[-1]))
+return mean / padded.log() if normalised else mean''', "ln of the padded length"),
+        ("share_verdict", '''
+values = np.asarray(values, dtype=float)
+means = values[np.random.default_rng(seed).integers(0, len(values), (resamples, len(values)))].mean(1)
+low, high = np.percentile(means, [2.5, 97.5])
+verdict = "holds" if low > threshold else "does not hold" if high < threshold else "undecided"
+return float(low), float(high), verdict''', "at or above it"),
+    ],
+    "02_layer_roles": [
+        ("text_profile", '''
+weights = att.weights.mean(dim=1, keepdim=True)   # one map per layer
 positions = torch.arange(att.n_tokens)
 band = (positions[:, None] - positions[None, :]).abs() <= 1
-rows = torch.stack([(weights * band).sum(dim=-1), weights[..., att.cls_mask].sum(dim=-1),
-                    weights[..., att.sep_mask].sum(dim=-1),
-                    -torch.special.xlogy(weights, weights).sum(dim=-1) / math.log(att.n_tokens)],
-                   dim=-1)   # [L, Q, 4]
-table = pd.DataFrame(rows.mean(dim=1).double().numpy(), columns=PROFILE)
+rows = torch.stack([(weights * band).sum(-1), weights[..., att.cls_mask].sum(-1),
+                    weights[..., att.sep_mask].sum(-1),
+                    -torch.special.xlogy(weights, weights).sum(-1) / math.log(att.n_tokens)], -1)
+table = pd.DataFrame(rows.mean(dim=2).mean(dim=1).double().numpy(), columns=list(PROFILE))
 table.insert(0, "layer", range(att.n_layers))
-return table'''),
-        "largest share wins without a margin": ("layer_role", '''
-roles = {"local_share": "local", "cls_share": "cls-aggregating", "sep_share": "sep/boundary"}
-shares = row[list(roles)].astype(float)
-if shares.max() >= STRONG_SHARE:
-    return roles[shares.idxmax()]
-return "broad" if row["normalised_entropy"] >= BROAD_ENTROPY else "mixed"'''),
-        "rules checked out of order": ("head_pattern", '''
-if row["far_share"] >= MAJORITY and row["far_within_share"] >= BLOCK_WITHIN:
-    return "block"
-if row["normalised_entropy"] >= BROAD_ENTROPY:
-    return "heterogeneous"
-if row["column_share"] + row["local_share"] >= MAJORITY:
-    return "vertical+diagonal"
-if row["column_share"] >= MAJORITY:
-    return "vertical"
-if row["local_share"] >= MAJORITY:
-    return "diagonal"
-return "heterogeneous"'''),
-    },
-    "03_sep_boundaries": {
-        "sentence B counted from every query": ("cross_segment_share", '''
+return table''', "not their maps"),
+        ("layer_role", '''
+names = {"local_share": "local", "cls_share": "cls-aggregating", "sep_share": "sep/boundary"}
+shares = row[list(names)].astype(float).sort_values(ascending=False)
+if shares.iloc[0] > STRONG_SHARE and shares.iloc[0] - shares.iloc[1] >= LEAD_MARGIN:
+    return names[shares.index[0]]
+return "broad" if row["normalised_entropy"] > BROAD_ENTROPY else "mixed"''', "'at least' is >="),
+        ("roles", '''
+ROLES = {name: ["broad"] * lm.n_layers for name in models}   # guessed, not measured
+FRAGILE = {name: [] for name in models}''', "differs from what the measured profile gives"),
+    ],
+    "03_sep_boundaries": [
+        ("cross_segment_share", '''
 if not att.is_pair:
     return torch.full(att.weights.shape[:2], float("nan"))
-return att.weights[..., att.segment_ids == 1].sum(dim=-1).mean(dim=-1)'''),
-        "even share of sentence B for every query": ("border_lift", '''
+return att.weights[..., att.segment_ids == 1].sum(dim=-1).mean(dim=-1)''',
+         "compare each key's segment id with the query's own"),
+        ("border_lift", '''
 even = (att.segment_ids == 1).float().mean()
-return cross / even'''),
-        "[SEP] taken as the last token only": ("sep_share_by_layer", '''
+return cross / even''', "fraction of tokens in the *other* sentence"),
+        ("sep_share_by_layer", '''
 per_text = [att.weights[..., -1].mean(dim=(1, 2)) for att in attentions]
-return torch.stack(per_text).mean(dim=0).numpy()'''),
-    },
-    "04_detect_overfit": {
-        "confidence of the true class": ("held_out_evidence", '''
+return torch.stack(per_text).mean(dim=0).numpy()''', "a pair has two [SEP] tokens"),
+        ("border_effect", '''
+BORDER = {"layer": 1, "d": 0.0, "size": "none"}   # not measured''', "BORDER['"),
+    ],
+    "04_detect_overfit": [
+        ("held_out_evidence", '''
 predicted = probs.argmax(dim=1)
 accuracy = (predicted == labels).float().mean().item()
 confidence = probs[torch.arange(len(labels)), labels].mean().item()
 return {"accuracy": accuracy, "chance": labels.bincount().max().item() / len(labels),
         "confidence": confidence, "confidence_gap": confidence - accuracy,
-        "top_prediction_share": predicted.bincount().max().item() / len(labels)}'''),
-        "confidence rule forgotten": ("verdict", '''
+        "top_prediction_share": predicted.bincount().max().item() / len(labels)}''',
+         "not of the true class"),
+        ("thresholds", '''
+THRESHOLDS = {"collapse": 0.95, "skill": 0.555, "accuracy_gap": 0.01, "confidence_gap": 0.1}''',
+         "accuracy_gap: a threshold must separate"),
+        ("verdict", '''
 skill = (evidence["accuracy"] - evidence["chance"]) / (1 - evidence["chance"])
-if evidence["top_prediction_share"] >= COLLAPSED_PREDICTIONS and skill < LEARNT_SKILL:
-    return "degenerate"
-if train_accuracy - evidence["accuracy"] >= OVERFIT_ACCURACY_GAP:
+if (train_accuracy - evidence["accuracy"] >= thresholds["accuracy_gap"]
+        or evidence["confidence_gap"] >= thresholds["confidence_gap"]):
     return "overfit"
-return "healthy" if skill >= LEARNT_SKILL else "inconclusive"'''),
-        "picked by training accuracy alone": ("answers", '''
-ranked = sorted(models, key=lambda letter: models[letter].train_accuracy, reverse=True)
+if evidence["top_prediction_share"] >= thresholds["collapse"] and skill < thresholds["skill"]:
+    return "degenerate"
+return "healthy" if skill >= thresholds["skill"] else "inconclusive"''', "checked in order"),
+        ("your_models", '''
+ranked = sorted(models, key=lambda letter: train_accuracy[letter], reverse=True)
 ANSWERS = {letter: "overfit" for letter in models}
-ANSWERS[ranked[0]] = "healthy"      # the best fit must be the best model
-ANSWERS[ranked[-1]] = "degenerate"'''),
-    },
+ANSWERS[ranked[0]] = "healthy"          # the best fit must be the best model
+DISAGREE = []''', "does not follow from its measured evidence"),
+    ],
 }
-ASSIGNMENTS = tuple(WRONG)
-#: Test cells that fail with an earlier part, by design: assignment 4's answers are computed
-#: with the student's own Part 1 and 2 functions.
-DEPENDS_ON_EARLIER_PARTS = {"04_detect_overfit": {"test_answers"}}
+
+#: Every check and helper a student could rebind, and the comparisons and displays they could
+#: patch, in the first answer cell; every answer then left as released.
+REBIND_ALL = '''
+import math, sys, torch, numpy, pandas
+import bertlab
+from bertlab import course
+from bertlab.course import checking, parts
+noop = lambda *args, **kwargs: None
+course.check = course.self_check = checking.check = checking.self_check = noop
+checking.visible_problems = lambda *args, **kwargs: []
+parts.failure = noop
+parts.close = lambda *args, **kwargs: True
+parts.TOLERANCE = float("inf")
+torch.allclose = torch.equal = lambda *args, **kwargs: True
+math.isclose = lambda *args, **kwargs: True
+pandas.testing.assert_frame_equal = noop
+get_ipython().showtraceback = noop
+class Anything(str):
+    def __eq__(self, other):
+        return True
+    __hash__ = str.__hash__
+'''
+
+#: One part answered with bertlab's (or the course's) own reference, through an alias that a
+#: search of the cell's text would not find: {assignment: (answer cell, code)}.
+REFERENCE = {
+    "01_extract_and_score": ("row_entropy", '''
+import importlib
+reference = getattr(importlib.import_module("bertlab.course.assignments." + "extract_and_score"),
+                    "_entr" + "opies")
+entropy, scaled = reference(attention, attention_mask)
+return scaled.float() if normalised else entropy.float()'''),
+    "02_layer_roles": ("layer_role", '''
+import importlib
+rules = importlib.import_module("bertlab." + "roles")
+return getattr(rules, "label_" + "layers")(pd.DataFrame([row]))["role"].iloc[0]'''),
+    "03_sep_boundaries": ("cross_segment_share", '''
+import importlib
+measure = getattr(importlib.import_module("bertlab." + "roles"), "meas" + "ure")
+table = measure(att)
+return torch.tensor(table.pivot(index="layer", columns="head",
+                                values="cross_segment_share").to_numpy())'''),
+    "04_detect_overfit": ("verdict", '''
+import importlib
+rules = importlib.import_module("bertlab.course.assignments." + "detect_overfit")
+return getattr(rules, "dec" + "ide")(evidence, train_accuracy, thresholds)'''),
+}
+
+#: Correct code that writes to stderr and warns in every function of assignment 1.
+NOISE = '''import sys, warnings, logging
+print("debugging", file=sys.stderr)
+warnings.warn("a warning from a correct answer")
+logging.getLogger("student").warning("logged")
+torch.tensor(torch.ones(1))   # torch's UserWarning
+'''
 
 
-def _class(course: Course) -> None:
-    """Submit the whole class of one assignment."""
-    released, name = course.released, course.assignment
+def _class(course) -> dict[str, list[str]]:
+    """Submit the whole class of one assignment; return the expected hints per student."""
+    released, solution, name = course.released, course.solution, course.assignment
     answers, tests = answer_ids(released), graded_ids(released)
-    course.submit("solution", with_answers(released, name))
+    course.submit("solution", with_answers(released, solution))
     course.submit("untouched", released)
-    for index, (cell, code) in enumerate(WRONG[name].values()):
-        course.submit(f"wrong{index}", with_answers(released, name, {cell: code}))
-    broken = with_answers(released, name, {answers[0]: 'raise ValueError("I gave up here")'})
+    hints = {}
+    for index, (cell, code, hint) in enumerate(WRONG[name]):
+        course.submit(f"wrong{index}", with_answers(released, solution, {cell: code}))
+        hints[f"wrong{index}"] = [hint]
+    broken = with_answers(released, solution, {answers[0]: "while True:\n    pass"})
     broken = with_cell_source(broken, answers[1], "def oops(:\n    return 1")
-    course.submit("broken", with_cell_source(broken, tests[2], "pass  # the student's own test"))
-    stuck = with_answers(released, name, {answers[0]: "while True:\n    pass"})
-    course.submit("stuck", without_cell(stuck, tests[-1]))
+    broken = with_cell_source(broken, tests[2], "pass  # the student's own test")
+    if len(tests) > 3:  # a fourth part: its test cell deleted (assignment 2 has three)
+        broken = without_cell(broken, tests[3])
+    course.submit("broken", broken)
+    first = next(c for c in released.cells if c.metadata.get("nbgrader", {}).get("grade_id") == answers[0])
+    course.submit("rebinder", with_cell_source(released, answers[0], REBIND_ALL + first.source))
+    cell, code = REFERENCE[name]
+    course.submit("referee", with_answers(released, solution, {cell: code}))
+    hints["referee"] = ["which this part asks you to write yourself"]
+    if name == "01_extract_and_score":
+        course.submit("noisy", with_answers(released, solution, _with_noise(solution)))
+    return hints
 
 
-def _grade(assignment: str) -> dict:
-    course = Course(assignment, timeout=CELL_TIMEOUT)
+def _with_noise(solution) -> dict[str, str]:
+    """Every answer of `solution`, with `NOISE` run first."""
+    noisy = {}
+    for cell in solution.cells:
+        region = SOLUTION_REGION.search(cell.source)
+        if cell.metadata.get("nbgrader", {}).get("solution") and region:
+            body = "\n".join(region.group(0).splitlines()[1:-1])
+            noisy[cell.metadata["nbgrader"]["grade_id"]] = NOISE + textwrap.dedent(body)
+    return noisy
+
+
+def _grade(make_course, secret: bytes, assignment: str) -> dict:
+    course = make_course(assignment)
     try:
-        _class(course)
+        hints = _class(course)
+        if assignment == "04_detect_overfit":
+            _submit_grace(course, secret)
         log = course.autograde()
-        return {"scores": course.scores(), "points": course.max_points(),
-                "tests": graded_ids(course.released), "log": log,
-                "feedback": {path.parent.parent.name: path.read_text() for path in course.feedback()}}
+        return {"scores": course.scores(), "points": course.max_points(), "hints": hints,
+                "tests": graded_ids(course.released), "log": log, "feedback": course.feedback(),
+                "answers": answer_ids(course.released), "solution": course.solution}
     finally:
         course.remove()
 
 
+def _submit_grace(course, secret: bytes) -> None:
+    """``grace`` hands in the answers that are right for ``solution``'s models (computed here the
+    way the grader does), typed in by hand."""
+    from bertlab.course.assignments import detect_overfit
+    from bertlab.course.context import Context
+    from bertlab.course.keys import student_key
+
+    context = Context(student_key(secret, "solution"))
+    thresholds = detect_overfit.chapter_thresholds()
+    answers = {letter: detect_overfit.decide(detect_overfit.model_evidence(m.lm),
+                                             m.train_accuracy, thresholds)
+               for letter, m in context.models.items()}
+    code = f"THRESHOLDS = {thresholds!r}\nANSWERS = {answers!r}\nDISAGREE = []"
+    course.submit("grace", with_answers(course.released, course.solution, {"your_models": code}))
+
+
 @pytest.fixture(scope="module")
-def graded() -> dict[str, dict]:
+def graded(make_course, secret_bytes) -> dict[str, dict]:
     """Every assignment graded, two courses at a time (2 cores)."""
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(ASSIGNMENTS, pool.map(_grade, ASSIGNMENTS)))
+        return dict(zip(ASSIGNMENTS, pool.map(lambda a: _grade(make_course, secret_bytes, a),
+                                              ASSIGNMENTS)))
+
+
+def _total(result, student) -> float:
+    scores = result["scores"][student]
+    return sum(scores[test] or 0 for test in result["tests"])
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_every_submission_is_graded(graded, assignment):
     students = set(graded[assignment]["scores"])
-    expected = {"solution", "untouched", "broken", "stuck"} | {f"wrong{i}" for i in range(3)}
-    assert students == expected, graded[assignment]["log"][-3000:]
+    expected = {"solution", "untouched", "broken", "rebinder", "referee"}
+    expected |= {f"wrong{i}" for i in range(len(WRONG[assignment]))}
+    assert expected <= students, graded[assignment]["log"][-3000:]
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_solution_gets_full_marks(graded, assignment):
     result = graded[assignment]
-    scores = result["scores"]["solution"]
-    for test in result["tests"]:
-        assert scores[test] == result["points"][test], (test, scores, result["log"][-3000:])
+    for student in ("solution", *(("noisy",) if assignment == "01_extract_and_score" else ())):
+        scores = result["scores"][student]
+        for test in result["tests"]:
+            assert scores[test] == result["points"][test], (student, test, scores,
+                                                            result["log"][-3000:])
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -165,41 +285,102 @@ def test_untouched_release_scores_zero(graded, assignment):
     assert all(score == 0 for score in scores.values()), scores
 
 
-@pytest.mark.parametrize("assignment, index", [(a, i) for a in ASSIGNMENTS for i in range(3)],
-                         ids=[f"{a}-{name}" for a in ASSIGNMENTS for name in WRONG[a]])
-def test_wrong_submission_loses_exactly_its_part(graded, assignment, index):
+@pytest.mark.parametrize("assignment, index", [(a, i) for a in ASSIGNMENTS for i in range(4)
+                                               if i < len(WRONG[a])])
+def test_wrong_submission_loses_exactly_its_part_and_is_told_why(graded, assignment, index):
     result = graded[assignment]
-    scores, points, tests = result["scores"][f"wrong{index}"], result["points"], result["tests"]
-    wrong_cell = list(WRONG[assignment].values())[index][0]
-    failing = f"test_{wrong_cell}"
-    assert scores[failing] == 0, (failing, scores)
+    student = f"wrong{index}"
+    scores, points, tests = result["scores"][student], result["points"], result["tests"]
+    failing = f"test_{WRONG[assignment][index][0]}"
     for test in tests:
-        if test != failing and test not in DEPENDS_ON_EARLIER_PARTS.get(assignment, ()):
-            assert scores[test] == points[test], (test, scores)
-    total, full = sum(scores[t] for t in tests), sum(points[t] for t in tests)
-    assert 0 < total < full
+        assert scores[test] == (0 if test == failing else points[test]), (test, scores)
+    assert WRONG[assignment][index][2] in _feedback_text(result["feedback"][student])
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_rebinding_every_check_and_helper_scores_zero(graded, assignment):
+    result = graded[assignment]
+    scores = result["scores"]["rebinder"]
+    assert all(scores[test] == 0 for test in result["tests"]), scores
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_calling_the_reference_where_forbidden_loses_that_part(graded, assignment):
+    result = graded[assignment]
+    scores, points = result["scores"]["referee"], result["points"]
+    cheated = f"test_{REFERENCE[assignment][0]}"
+    for test in result["tests"]:
+        assert scores[test] == (0 if test == cheated else points[test]), (test, scores)
+    assert "which this part asks you to write yourself" in _feedback_text(result["feedback"]["referee"])
+
+
+def test_each_student_is_graded_against_their_own_models(graded):
+    """``grace`` typed in the answers right for ``solution``'s models: on her own models they are
+    wrong, so Part 4 scores 0, while ``solution`` (who computed them) scores full."""
+    result = graded["04_detect_overfit"]
+    assert result["scores"]["solution"]["test_your_models"] == result["points"]["test_your_models"]
+    assert result["scores"]["grace"]["test_your_models"] == 0, result["scores"]["grace"]
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_broken_submissions_are_graded_without_stopping(graded, assignment):
     result = graded[assignment]
     tests, points = result["tests"], result["points"]
-    broken, stuck = result["scores"]["broken"], result["scores"]["stuck"]
-    dependent = DEPENDS_ON_EARLIER_PARTS.get(assignment, set())
-    # The answer that raises and the syntax error score 0 in their parts.
+    broken = result["scores"]["broken"]
+    # The endless loop was stopped by the timeout, the syntax error failed to define its answer:
+    # both parts score 0, and grading went on with the next cells.
     assert broken[tests[0]] == 0 and broken[tests[1]] == 0, broken
-    # The edited test cell was restored from the gradebook: it runs the real tests (a bare
-    # `pass` would have scored full marks even where the answers it depends on are missing).
-    assert broken[tests[2]] == (0 if tests[2] in dependent else points[tests[2]]), broken
-    # The endless loop was stopped by the timeout and grading went on with the next cells.
-    assert stuck[tests[0]] == 0, stuck
-    assert stuck[tests[1]] == points[tests[1]], stuck
+    # The edited test cell was restored from the gradebook and graded as the course wrote it.
+    assert broken[tests[2]] == points[tests[2]], broken
     # A deleted test cell earns nothing.
-    assert not stuck.get(tests[-1]), stuck
+    if len(tests) > 3:
+        assert not broken.get(tests[3]), broken
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_feedback_is_written_as_html(graded, assignment):
-    feedback = graded[assignment]["feedback"]
-    assert set(feedback) == set(graded[assignment]["scores"])
-    assert all("<html" in page.lower() and "Score:" in page for page in feedback.values())
+def test_feedback_shows_no_hidden_case_source_or_answer(graded, assignment):
+    result = graded[assignment]
+    solution_lines = {" ".join(line.split()) for cell in result["solution"].cells
+                      if cell.metadata.get("nbgrader", {}).get("solution")
+                      for region in SOLUTION_REGION.findall(cell.source)
+                      for line in region.splitlines()[1:-1] if len(line.strip()) > 30}
+    assert solution_lines
+    for student, page in result["feedback"].items():
+        assert "HIDDEN TESTS" not in page and "BEGIN SOLUTION" not in page, student
+        assert "cases.json" not in page and "record.jsonl" not in page, student
+        if student in ("untouched", "rebinder"):  # nothing of the solution was handed in
+            text = _feedback_text(page)
+            leaked = [line for line in solution_lines if line in text]
+            assert not leaked, (student, leaked[:3])
+    if assignment == "04_detect_overfit":
+        # which models are judged wrong is said by letter; what would have been right is not
+        verdict = _feedback_text(result["feedback"]["grace"]).split("✗ Part 4, your models")[1][:400]
+        assert "does not follow from its measured evidence" in verdict
+        assert not re.search(r"healthy|overfit|degenerate|inconclusive", verdict), verdict
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_written_answers_await_grading_in_the_feedback(graded, assignment):
+    page = graded[assignment]["feedback"]["solution"]
+    assert "awaiting grading" in page
+    assert not re.search(r"Written response</a> \(Score: 0\.0", page)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_checksums_change_only_where_a_test_cell_was_edited(graded, assignment):
+    """nbgrader warns "checksum ... has changed" when a locked cell differs from the release; the
+    notebooks hold no hidden tests, so that happens only where a student edited one."""
+    warned, student = set(), None
+    for line in graded[assignment]["log"].splitlines():
+        found = re.search(r"submitted/([^/]+)/", line)
+        student = found.group(1) if found else student
+        if "has changed!" in line:
+            warned.add(student)
+    assert warned <= {"broken"}, warned
+
+
+def _feedback_text(page: str) -> str:
+    """A feedback page's text, tags and entities removed, whitespace collapsed."""
+    import html
+
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())

@@ -1,115 +1,121 @@
-"""The committed course is generated, never hand-edited, and the release gives nothing away.
+"""The course's sources are what instructors edit, and the release gives nothing away.
 
-* `solutions/` equals what ``scripts/course_*.py`` write;
-* `exercises/` equals a fresh ``nbgrader generate_assignment`` of `solutions/` (volatile metadata
-  aside), byte for byte;
-* no student notebook holds a solution or hidden-test marker, a line of a solution or of a
-  hidden test, a grading rubric, or the name of a hidden zoo recipe.
+* each instructor notebook in `solutions/` equals what its paired jupytext source describes, and
+  the sources pass pyflakes like any code;
+* every graded part of `bertlab.course.assignments` has its answer cell and one test cell that
+  only calls ``course.check`` (the notebooks hold no hidden tests: those live in the grader);
+* `exercises/` equals a fresh ``nbgrader generate_assignment`` of `solutions/`, byte for byte,
+  and holds no solution line, no model answer, but every rubric.
 
-Runtime: about 20–40 s (nbgrader generates the four assignments once).
+Runtime: about 30-60 s (nbgrader generates the four assignments once).
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from bertlab.course.assignments import ASSIGNMENTS, check_cell_id
+from bertlab.course.classroom import SOLUTION_REGION, grade_id
+from bertlab.course.release import Repository, render
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-from course_notebooks import ASSIGNMENTS, build, render  # noqa: E402
-from release_exercises import normalise, release  # noqa: E402
-
-from bertlab.course import COURSE_RECIPES  # noqa: E402
-
-MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
-HIDDEN_REGION = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.DOTALL)
+REPOSITORY = Repository(ROOT)
+NAMES = tuple(ASSIGNMENTS)
 
 
-def solution_path(assignment: str) -> Path:
-    return ROOT / "solutions" / assignment / f"{assignment}.ipynb"
+def solution(assignment: str) -> nbformat.NotebookNode:
+    return nbformat.read(REPOSITORY.notebook_path(assignment), as_version=4)
 
 
-def exercise_path(assignment: str) -> Path:
-    return ROOT / "exercises" / assignment / f"{assignment}.ipynb"
+def exercise(assignment: str) -> nbformat.NotebookNode:
+    return nbformat.read(REPOSITORY.notebook_path(assignment, REPOSITORY.exercises),
+                         as_version=4)
 
 
-def hidden_lines(assignment: str) -> set[str]:
-    """The lines of solution and hidden-test regions and of the written rubric that appear
-    nowhere else in the instructor notebook (a line like ``for letter in models}`` may)."""
-    nb = nbformat.read(solution_path(assignment), as_version=4)
-    hidden, visible = [], []
-    for cell in nb.cells:
-        if cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("solution"):
-            hidden += cell.source.splitlines()
-            continue
-        hidden += [line for m in HIDDEN_REGION.finditer(cell.source) for line in m.group(2).splitlines()]
-        visible += HIDDEN_REGION.sub("", cell.source).splitlines()
-    strip = lambda lines: {line.strip() for line in lines if line.strip()}  # noqa: E731
-    return {line for line in strip(hidden) - strip(visible) if not line.startswith("#")}
+def meta(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
 
 
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory) -> Path:
     """The release generated now from the committed solutions, in a temporary folder."""
     target = tmp_path_factory.mktemp("exercises")
-    release(target, write_sources=False)
+    REPOSITORY.release(target)
     return target
 
 
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_solutions_are_generated_from_the_course_scripts(assignment):
-    committed = solution_path(assignment).read_text(encoding="utf-8")
-    assert committed == render(build(assignment)), (
-        f"solutions/{assignment} differs from scripts/course_{assignment}.py: edit the script "
-        "and run `make exercises`, never the notebook.")
+@pytest.mark.parametrize("assignment", NAMES)
+def test_notebook_is_what_its_paired_source_says(assignment):
+    committed = REPOSITORY.notebook_path(assignment).read_text(encoding="utf-8")
+    assert committed == render(REPOSITORY.from_source(assignment)), (
+        f"solutions/{assignment}: the notebook and its .py source differ. Edit either (jupytext "
+        "keeps them paired in Jupyter) and run `make exercises`.")
+
+
+@pytest.mark.parametrize("assignment", NAMES)
+def test_sources_pass_pyflakes(assignment):
+    api = pytest.importorskip("pyflakes.api")
+    from pyflakes.reporter import Reporter
+    import io
+
+    out = io.StringIO()
+    problems = api.checkPath(str(REPOSITORY.source_path(assignment)), Reporter(out, out))
+    assert problems == 0, out.getvalue()
+
+
+@pytest.mark.parametrize("assignment", NAMES)
+def test_every_part_has_an_answer_and_a_test_cell_that_only_checks(assignment):
+    cells = {grade_id(cell): cell for cell in solution(assignment).cells if grade_id(cell)}
+    assert len(cells) == sum(1 for cell in solution(assignment).cells if grade_id(cell)), "unique ids"
+    for part in ASSIGNMENTS[assignment]:
+        assert meta(cells[part.name])["solution"], part.name
+        test = cells[check_cell_id(part)]
+        assert meta(test)["grade"] and meta(test)["locked"] and meta(test)["points"] > 0
+        assert re.fullmatch(rf'course\.check\("{part.name}", [^\n]+\)', test.source), test.source
+    tests = [g for g, cell in cells.items() if meta(cell)["grade"] and cell.cell_type == "code"]
+    assert sorted(tests) == sorted(check_cell_id(part) for part in ASSIGNMENTS[assignment])
+    written = [cell for cell in cells.values() if cell.cell_type == "markdown" and meta(cell)["grade"]]
+    assert len(written) == 1 and meta(written[0])["points"] > 0, "one written answer, by hand"
+
+
+@pytest.mark.parametrize("assignment", NAMES)
+def test_notebooks_say_how_they_are_graded_and_how_layers_are_counted(assignment):
+    text = "\n".join(cell.source for cell in exercise(assignment).cells if cell.cell_type == "markdown")
+    assert "What costs points" in text and "What does not" in text
+    if "layer" in text:  # the notebooks that show layers count them like the book, and say so
+        assert "counts layers from 1" in text and "0-based" in text
+    assert "**Rubric" in text, "the written answer's rubric is shown to students"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+@pytest.mark.parametrize("assignment", NAMES)
 def test_exercises_equal_a_fresh_generation(fresh, assignment):
-    new = fresh / assignment / f"{assignment}.ipynb"
-    committed = nbformat.read(exercise_path(assignment), as_version=4)
-    assert render(normalise(committed)) == new.read_text(encoding="utf-8"), (
-        f"exercises/{assignment} is not what nbgrader generates from solutions/: run "
-        "`make exercises` and commit the result.")
+    new = REPOSITORY.notebook_path(assignment, fresh).read_text(encoding="utf-8")
+    committed = REPOSITORY.notebook_path(assignment, REPOSITORY.exercises).read_text(encoding="utf-8")
+    assert committed == new, (f"exercises/{assignment} is not what nbgrader generates from "
+                              "solutions/: run `make exercises` and commit the result.")
 
 
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_release_holds_no_solution_or_hidden_test(assignment):
-    text = exercise_path(assignment).read_text(encoding="utf-8")
-    nb = nbformat.reads(text, as_version=4)
-    sources = "\n".join(cell.source for cell in nb.cells)
-    for marker in MARKERS:
+@pytest.mark.parametrize("assignment", NAMES)
+def test_release_holds_no_solution_or_model_answer(assignment):
+    text = REPOSITORY.notebook_path(assignment, REPOSITORY.exercises).read_text(encoding="utf-8")
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
         assert marker not in text, f"{marker!r} left in exercises/{assignment}"
-    student_lines = {line.strip() for line in sources.splitlines()}
-    leaked = hidden_lines(assignment) & student_lines
-    assert not leaked, f"Solution or hidden-test lines in exercises/{assignment}: {sorted(leaked)}"
-
-
-def test_release_hides_the_zoo_recipes():
-    text = exercise_path("04_detect_overfit").read_text(encoding="utf-8")
-    # "healthy" and "overfit" are verdicts every student reads; the other recipe names are not.
-    named = [recipe for recipe in COURSE_RECIPES if "-" in recipe and recipe in text]
-    assert not named and "seed0" not in text, named
-
-
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_every_assignment_is_graded_in_parts(assignment):
-    nb = nbformat.read(solution_path(assignment), as_version=4)
-    assert "google.colab" in nb.cells[0].source, "the first cell installs bertlab in Colab"
-    meta = [c.metadata["nbgrader"] for c in nb.cells if "nbgrader" in c.metadata]
-    ids = [m["grade_id"] for m in meta]
-    assert len(ids) == len(set(ids)), "grade ids must be unique"
-    autograded = [m for m in meta if m["grade"] and not m["solution"]]
-    by_hand = [m for m in meta if m["grade"] and m["solution"]]
-    assert len(autograded) >= 3 and all(m["points"] > 0 for m in autograded)
-    assert len(by_hand) == 1, "one written answer graded by hand"
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code":
-            assert "BEGIN HIDDEN TESTS" in cell.source, "every test cell has hidden tests"
-            assert "bertlab.load(" not in cell.source and "zoo.load" not in cell.source, (
-                "test cells must not load models (anything on stderr scores 0)")
+    student = {" ".join(line.split()) for cell in exercise(assignment).cells
+               for line in cell.source.splitlines()}
+    hidden, shown = set(), set()   # lines of the solutions, and lines the release shows anyway
+    for cell in solution(assignment).cells:
+        lines = lambda text: {" ".join(line.split()) for line in text.splitlines()}  # noqa: E731
+        if cell.cell_type == "markdown" and meta(cell).get("solution"):
+            hidden |= lines(cell.source)
+            continue
+        for region in SOLUTION_REGION.findall(cell.source):
+            hidden |= lines("\n".join(region.splitlines()[1:-1]))
+        shown |= lines(SOLUTION_REGION.sub("", cell.source))
+    leaked = {line for line in (hidden - shown) & student
+              if len(line) > 12 and not line.startswith("#")}
+    assert not leaked, f"solution lines in exercises/{assignment}: {sorted(leaked)}"

@@ -1,0 +1,31 @@
+"""The graded parts of the four assignments, by assignment (nbgrader's assignment id) and by name.
+
+Each module holds one assignment's parts (`bertlab.course.parts.Part`) and the helpers its
+notebook imports. A part's answer cell has the part's name as nbgrader grade id, its test cell
+``test_<name>`` (`check_cell_id`).
+"""
+
+from __future__ import annotations
+
+from ..parts import Part
+from . import detect_overfit, extract_and_score, layer_roles, sep_boundaries
+
+__all__ = ["ASSIGNMENTS", "PARTS", "HAND_OVERS", "check_cell_id"]
+
+#: {assignment id: its autograded parts, in notebook order}
+ASSIGNMENTS: dict[str, tuple[Part, ...]] = {
+    "01_extract_and_score": extract_and_score.PARTS,
+    "02_layer_roles": layer_roles.PARTS,
+    "03_sep_boundaries": sep_boundaries.PARTS,
+    "04_detect_overfit": detect_overfit.PARTS,
+}
+#: {assignment id: what the grader writes into the hand-over folder for the kernel, returning
+#: the environment variables that point to it} (measurements every notebook would repeat).
+HAND_OVERS = {"04_detect_overfit": detect_overfit.hand_over}
+#: {part name: part}; names are unique across the course.
+PARTS: dict[str, Part] = {part.name: part for parts in ASSIGNMENTS.values() for part in parts}
+
+
+def check_cell_id(part: Part) -> str:
+    """The nbgrader grade id of the test cell that grades `part`."""
+    return f"test_{part.name}"

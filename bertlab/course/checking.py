@@ -1,0 +1,233 @@
+"""The notebook's side of grading: run a part's cases on an answer, quietly and watched.
+
+Book page: "Instructor guide". `check` is what every test cell calls. In a student's notebook it
+runs the part's **visible** cases, compares with bertlab's measurement and raises
+``AssertionError`` with a hint when something is wrong. While nbgrader grades, the grader
+(`bertlab.course.judge`) hands the part's visible and hidden cases over in a file for the length
+of the test cell only; `check` then only records, case by case, what the answer returned, and
+the grader compares outside the kernel. Rebinding `check`, the answer's helpers, tolerances or
+comparison functions in the notebook therefore earns nothing: no record, no points.
+
+Each answer runs with warnings silenced and stderr captured (nbgrader scores a test cell that
+writes to stderr 0), and watched: a call into one of the bertlab functions the part asks the
+student to write themselves is recorded, and fails the part.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import json
+import logging
+import os
+import sys
+import threading
+import types
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from .context import Context
+from .keys import current_key
+from .parts import Case, Part, failure, plain
+
+__all__ = ["GRADING_ENV", "CASES_FILE", "RECORD_FILE", "check", "self_check", "run_case"]
+
+#: The folder through which the grader hands cases over and reads the record back.
+GRADING_ENV = "BERTLAB_GRADING_DIR"
+CASES_FILE = "cases.json"
+RECORD_FILE = "record.jsonl"
+
+
+def check(name: str, answer: Any) -> None:
+    """Run part `name`'s checks on `answer` (see the module docstring for the two modes)."""
+    from .assignments import PARTS
+
+    part = PARTS[name]
+    handed_over = _handed_over(name)
+    context = Context(current_key())
+    if handed_over is not None:
+        _record(part, answer, handed_over, context)
+        print(f"{part.title}: answers recorded; the grader compares them with the measurement.")
+        return
+    problems = visible_problems(part, answer, context)
+    if problems:
+        raise AssertionError("\n".join(problems))
+    print(f"✓ {part.title}: the visible checks pass (the grade adds hidden cases).")
+
+
+def self_check(parts: Mapping[str, Callable[[], Any]]) -> dict[str, str]:
+    """Run each part's visible checks and print ✓ or ✗; never raise. `parts` maps a part's name
+    to a function returning the answer (a lambda, so that an answer not yet defined is reported
+    rather than raised). Returns ``{name: "pass" or what is wrong}``."""
+    from .assignments import PARTS
+
+    context = Context(current_key())
+    results = {}
+    for name, get_answer in parts.items():
+        part = PARTS[name]
+        try:
+            problems = visible_problems(part, get_answer(), context)
+        except NameError as error:
+            problems = [f"not defined yet ({error})"]
+        results[name] = "pass" if not problems else " ".join(problems)
+        mark = "✓" if not problems else "✗"
+        print(f"{mark} {part.title}" + ("" if not problems else f": {results[name]}"))
+    return results
+
+
+def visible_problems(part: Part, answer: Any, context: Context) -> list[str]:
+    """What is wrong with `answer` on the part's visible cases (empty when nothing is)."""
+    problems = []
+    for case in part.visible(context):
+        entry = run_case(part, answer, case, context)
+        problem = entry_problem(part, entry, case, context)
+        if problem:
+            problems.append(f"{case.label}: {problem}")
+            if entry["error"] is not None or entry["calls"]:
+                break  # the same error or forbidden call would repeat on every case
+    return problems
+
+
+def entry_problem(part: Part, entry: dict, case: Case, context: Context) -> str | None:
+    """What a recorded entry says is wrong: an error, a forbidden call, or a wrong output."""
+    if entry["calls"]:
+        return (f"calls {', '.join(sorted(set(entry['calls'])))}, which this part asks you to "
+                "write yourself.")
+    if entry["error"] is not None:
+        return entry["error"]
+    try:
+        return failure(part, entry["output"], case, context)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+        return (f"the answer's result does not have the form the part asks for ({type(error).__name__}"
+                f": {error}); see the part's instructions for what to return.")
+
+
+def run_case(part: Part, answer: Any, case: Case, context: Context) -> dict:
+    """Run `answer` on `case`: ``{"case", "output" (plain), "error", "calls"}``.
+
+    Only the answer's own calls are watched (the part builds its inputs with bertlab itself).
+    """
+    calls: list[str] = []
+
+    def watched(*args, **kwargs):
+        with _watched(part.forbidden, calls):
+            return answer(*args, **kwargs)
+
+    given = watched if callable(answer) and not part.is_value else answer
+    output, error = None, None
+    with _quiet():
+        try:
+            output = plain(part.run(given, case, context))
+        except NotImplementedError:
+            error = "not answered yet (the answer cell still raises NotImplementedError)."
+        except Exception as exception:  # any bug of the student's is a result to report
+            error = f"raised {type(exception).__name__}: {exception}"
+    return {"case": case.id, "output": output, "error": error, "calls": calls}
+
+
+def _handed_over(name: str) -> list[Case] | None:
+    """The cases the grader handed over for part `name`, or None outside grading."""
+    folder = os.environ.get(GRADING_ENV)
+    path = Path(folder) / CASES_FILE if folder else None
+    if path is None or not path.is_file():
+        return None
+    handed = json.loads(path.read_text())
+    if handed.get("part") != name:
+        return None
+    return [Case.from_json(case) for case in handed["cases"]]
+
+
+def _record(part: Part, answer: Any, cases: list[Case], context: Context) -> None:
+    path = Path(os.environ[GRADING_ENV]) / RECORD_FILE
+    for case in cases:
+        entry = {"part": part.name, **run_case(part, answer, case, context)}
+        with path.open("a", encoding="utf-8") as record:
+            record.write(json.dumps(entry, allow_nan=True) + "\n")
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence warnings, logging and stderr (Python's and the file descriptor's) for a block."""
+    sys.stderr.flush()
+    saved_fd = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull, warnings.catch_warnings(), \
+                contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            previous_disable = logging.root.manager.disable
+            logging.disable(logging.CRITICAL)
+            os.dup2(devnull.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved_fd, 2)
+                logging.disable(previous_disable)
+    finally:
+        os.close(saved_fd)
+
+
+@contextlib.contextmanager
+def _watched(forbidden: tuple[str, ...], calls: list[str]) -> Iterator[None]:
+    """Append to `calls` every call into the `forbidden` bertlab modules or functions made
+    inside the block, by code object (so an alias or a copy of the function is caught too)."""
+    codes = _code_objects(forbidden)
+    if not codes:
+        yield
+        return
+
+    def watch(frame, event, arg):
+        if event == "call":
+            name = codes.get(frame.f_code)
+            if name is not None:
+                calls.append(name)
+
+    previous = sys.getprofile()
+    sys.setprofile(watch)
+    threading.setprofile(watch)
+    try:
+        yield
+    finally:
+        if sys.getprofile() is not watch:
+            calls.append("sys.setprofile (the answer switched off the grader's watch)")
+        sys.setprofile(None)
+        threading.setprofile(None)
+        with contextlib.suppress(TypeError):  # a C-level profiler (cProfile) cannot be set back
+            sys.setprofile(previous)
+
+
+@functools.lru_cache(maxsize=32)
+def _code_objects(forbidden: tuple[str, ...]) -> dict[types.CodeType, str]:
+    """{code object: dotted name} of every function defined in (or named by) the `forbidden`
+    entries; a module's imports from elsewhere are not its own."""
+    import importlib
+
+    codes: dict[types.CodeType, str] = {}
+    for dotted in forbidden:
+        try:
+            module = importlib.import_module(dotted)
+        except ImportError:
+            owner, _, attribute = dotted.rpartition(".")
+            items = {dotted: getattr(importlib.import_module(owner), attribute)}
+        else:
+            items = {f"{dotted}.{name}": item for name, item in vars(module).items()
+                     if getattr(item, "__module__", None) == module.__name__}
+        for name, item in items.items():
+            for function in _functions(item):
+                codes[function.__code__] = name
+    return codes
+
+
+def _functions(item: Any) -> list[types.FunctionType]:
+    """The plain Python functions behind `item`: itself, what it wraps, a class's methods."""
+    found = []
+    while item is not None and not isinstance(item, types.FunctionType) and hasattr(item, "__wrapped__"):
+        item = item.__wrapped__
+    if isinstance(item, types.FunctionType):
+        found.append(item)
+    elif isinstance(item, type):
+        for member in vars(item).values():
+            found += _functions(getattr(member, "__func__", member))
+    return found

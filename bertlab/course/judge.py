@@ -1,0 +1,307 @@
+"""nbgrader's side of grading: run the notebook, hand each test cell its cases, judge outside it.
+
+Book page: "Instructor guide". `JudgedExecute` takes the place of nbgrader's ``Execute`` in
+``c.Autograde.autograde_preprocessors`` (the repository's ``nbgrader_config.py`` lists them). For one submission it:
+
+1. derives the student's key and case seed from the instructor's secret (`bertlab.course.keys`);
+   without a secret it grades in practice mode, with public models and cases, and says so;
+2. runs the notebook in a fresh kernel as nbgrader does, with the student's key in the kernel's
+   environment (and the secret file's path removed from it);
+3. just before a part's test cell runs, writes that part's visible and hidden cases to a file the
+   test cell's ``course.check`` reads, and deletes it when the cell is done (so no earlier or
+   later cell can see the hidden cases);
+4. afterwards, in this process, compares what the answer returned on each case with bertlab's
+   measurement, and replaces the test cell's outputs with the verdict: a ✓ line, or an error
+   naming each failing case and its hint. nbgrader then scores the cell from that output
+   (an error scores 0) as usual.
+
+Nothing the notebook defines is trusted: a part scores only when its recorded outputs agree
+with the measurement, an answer that calls the bertlab function the part asks the student to
+write fails the part, and a notebook that touches the grader's files fails every part.
+Whatever the answers print to stderr is dropped with the kernel's outputs of the test cell.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+from nbformat import NotebookNode
+from nbgrader.preprocessors import Execute
+from traitlets import Integer, Unicode, default
+
+from .keys import KEY_ENV, PRACTICE_KEY, SECRET_ENV, case_seed, read_secret, student_key
+from .keys import environment as _environment
+from .pool import POOL_ENV
+
+__all__ = ["JudgedExecute", "GRADER_NAMES", "WRAP"]
+
+#: Names that only code reaching into the grader's hand-over uses; a notebook cell that holds
+#: one fails every part (and the instructor reads why in the feedback).
+GRADER_NAMES = ("BERTLAB_GRADING_DIR", "GRADING_ENV", "cases.json", "record.jsonl", "CASES_FILE",
+                "RECORD_FILE", "setprofile", "settrace", "_handed_over", "_record", "_watched")
+#: Width the verdict's lines are wrapped to (feedback pages and notebooks alike).
+WRAP = 96
+#: At most this many failing cases are listed per part; the rest are counted.
+_LISTED = 3
+
+
+class JudgedExecute(Execute):
+    """nbgrader's Execute, with the course's cases handed over and the verdicts judged outside."""
+
+    secret_file = Unicode(help="File holding the course secret (default: $BERTLAB_COURSE_SECRET_FILE"
+                          "); without one, grading uses the public practice key and cases."
+                          ).tag(config=True)
+    pool = Unicode(help="The course pool's folder (default: $BERTLAB_COURSE_POOL); without one, "
+                   "the public practice models.").tag(config=True)
+    kernel_threads = Integer(1, help="Torch threads of each notebook's kernel while grading. One: "
+                             "on a busy machine (or with several grading workers) a second thread "
+                             "made inference slower here, not faster.").tag(config=True)
+
+    @default("secret_file")
+    def _secret_file_default(self):
+        return os.environ.get(SECRET_ENV, "")
+
+    @default("pool")
+    def _pool_default(self):
+        return os.environ.get(POOL_ENV, "")
+
+    def preprocess(self, nb, resources=None, km=None):
+        from .assignments import ASSIGNMENTS
+
+        info = resources["nbgrader"]
+        parts = ASSIGNMENTS.get(info["assignment"])
+        if parts is None:  # not one of this course's assignments: nbgrader's own grading
+            return super().preprocess(nb, resources, km)
+        secret = read_secret(self.secret_file) if self.secret_file else None
+        if secret is None:
+            self.log.warning("No course secret (%s): grading %s in practice mode, with public "
+                             "models and hidden cases anyone can compute.", SECRET_ENV,
+                             info["student"])
+        self._session = Session(parts, info["assignment"], info["student"], secret, self.pool,
+                                self.kernel_threads)
+        try:
+            with self._session.kernel_environment():
+                nb, resources = super().preprocess(nb, resources, km)
+            self._session.judge(nb)
+        finally:
+            self._session.close()
+            self._session = None
+        return nb, resources
+
+    def preprocess_cell(self, cell, resources, index):
+        session = getattr(self, "_session", None)
+        part = session.part_tested_by(cell) if session else None
+        if part is None:
+            return super().preprocess_cell(cell, resources, index)
+        session.hand_over(part)
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        finally:
+            session.take_back()
+
+
+class Session:
+    """Grading one submission: its key, seed and cases, the hand-over folder, the verdicts."""
+
+    def __init__(self, parts, assignment: str, student: str, secret: bytes | None, pool: str,
+                 threads: int = 1):
+        from .assignments import HAND_OVERS, check_cell_id
+        from .checking import CASES_FILE, RECORD_FILE
+
+        self.parts = {check_cell_id(part): part for part in parts}
+        self.key = student_key(secret, student) if secret else PRACTICE_KEY
+        self.seed = case_seed(secret, student, assignment)
+        self.pool = pool
+        self.folder = Path(tempfile.mkdtemp(prefix="bertlab-grading-"))
+        self.cases_path, self.record_path = self.folder / CASES_FILE, self.folder / RECORD_FILE
+        self.handed: dict[str, list] = {}
+        self._context = None
+        self.threads = threads
+        hand_over = HAND_OVERS.get(assignment)
+        self.handed_files = hand_over(self.folder) if hand_over else {}
+
+    @property
+    def context(self):
+        if self._context is None:
+            from .context import Context
+
+            with _environment({POOL_ENV: self.pool or None}):
+                self._context = Context(self.key)
+        return self._context
+
+    def part_tested_by(self, cell):
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        return self.parts.get(grade_id) if cell.cell_type == "code" else None
+
+    @contextlib.contextmanager
+    def kernel_environment(self) -> Iterator[None]:
+        """The kernel's environment: the student's key, the pool, the hand-over folder, and no
+        path to the secret."""
+        from .checking import GRADING_ENV
+
+        with _environment({KEY_ENV: self.key, POOL_ENV: self.pool or None,
+                           GRADING_ENV: str(self.folder), SECRET_ENV: None,
+                           "OMP_NUM_THREADS": str(self.threads), **self.handed_files}):
+            yield
+
+    def hand_over(self, part) -> None:
+        with _environment({POOL_ENV: self.pool or None}):
+            cases = part.cases(self.seed, self.context)
+        self.handed[part.name] = cases
+        self.cases_path.write_text(json.dumps({"part": part.name,
+                                               "cases": [case.as_json() for case in cases]}))
+
+    def take_back(self) -> None:
+        self.cases_path.unlink(missing_ok=True)
+
+    def judge(self, nb: NotebookNode) -> None:
+        """Replace every test cell's outputs with its part's verdict."""
+        record = self._record()
+        sources = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell.source
+                   for cell in nb.cells}
+        tampering = _grader_names_in(nb)
+        with _environment({POOL_ENV: self.pool or None}):
+            for cell in nb.cells:
+                part = self.part_tested_by(cell)
+                if part is not None:
+                    problems = tampering or self._problems(part, record, sources.get(part.name, ""),
+                                                           cell)
+                    cell.outputs = [_verdict_output(part, problems, self.handed.get(part.name, []))]
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _record(self) -> list[dict]:
+        if not self.record_path.is_file():
+            return []
+        entries = []
+        for line in self.record_path.read_text(encoding="utf-8").splitlines():
+            with contextlib.suppress(ValueError):
+                entries.append(json.loads(line))
+        return entries
+
+    def _problems(self, part, record: list[dict], answer_source: str, cell) -> list[str]:
+        from .checking import entry_problem
+
+        cases = self.handed.get(part.name)
+        if cases is None:
+            return ["the test cell did not run."]
+        named = _forbidden_names_in(answer_source, part)
+        if named:
+            return [f"the answer cell uses {', '.join(named)}, which this part asks you to write "
+                    "yourself."]
+        entries = [entry for entry in record if entry.get("part") == part.name]
+        ids = [entry.get("case") for entry in entries]
+        if len(ids) != len(set(ids)):
+            return ["results were recorded more than once for the same case: something other "
+                    "than the test cell wrote the grader's record."]
+        by_case = dict(zip(ids, entries))
+        stopped = _kernel_error(cell) or "the test cell stopped before this case"
+        if not entries:
+            return [f"no result for any case: {stopped}."]
+        problems = []
+        for case in cases:
+            entry = by_case.get(case.id)
+            problem = (f"no result ({stopped})" if entry is None
+                       else entry_problem(part, entry, case, self.context))
+            if problem:
+                problems.append(f"{case.label}: {problem}")
+        return problems
+
+
+def _verdict_output(part, problems: list[str], cases: list) -> NotebookNode:
+    """The output that replaces a test cell's: a ✓ line on stdout, or an error listing failures."""
+    if not problems:
+        hidden = sum(not case.visible for case in cases)
+        return NotebookNode(output_type="stream", name="stdout", text=(
+            f"✓ {part.title}: all {len(cases)} cases pass ({len(cases) - hidden} visible, "
+            f"{hidden} hidden).\n"))
+    listed = problems[:_LISTED]
+    if len(problems) > _LISTED:
+        listed.append(f"... and {len(problems) - _LISTED} more failing case(s).")
+    summary = f"✗ {part.title}: {len(problems)} of {len(cases) or '?'} cases fail."
+    lines = [summary] + [wrapped for problem in listed
+                         for wrapped in textwrap.wrap(problem, WRAP, initial_indent="  - ",
+                                                      subsequent_indent="    ")]
+    return NotebookNode(output_type="error", ename="PartFailed", evalue=summary, traceback=lines)
+
+
+def _kernel_error(cell) -> str | None:
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            return f"the test cell raised {output.get('ename')}: {output.get('evalue')}"[:300]
+    return None
+
+
+#: Dynamic lookups that would hide a forbidden name from `_forbidden_names_in`. An answer that is a
+#: value runs when its cell runs, outside the watch of `bertlab.course.checking`, so its cell may
+#: not use them; a function's calls are watched while it runs, aliases or not.
+_DYNAMIC_LOOKUPS = ("getattr", "importlib", "__import__", "eval", "exec", "globals", "vars")
+
+
+def _forbidden_names_in(source: str, part) -> list[str]:
+    """The forbidden bertlab functions and constants an answer cell names (as an attribute, a
+    name or an import), read from its source with `ast`."""
+    if not part.forbidden:
+        return []
+    forbidden = _forbidden_names(part.forbidden, constants=part.is_value)
+    try:
+        tree = ast.parse(_without_magics(source))
+    except SyntaxError:
+        return []  # the answer will fail to run; the recorded error says so
+    named = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            named.add(node.attr)
+        elif isinstance(node, ast.Name):
+            named.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            named.update(alias.name.rpartition(".")[2] for alias in node.names)
+            named.add((getattr(node, "module", None) or "").partition(".")[0])
+    found = {forbidden[name] for name in named if name in forbidden}
+    if part.is_value:
+        found |= {f"{name} (a dynamic lookup)" for name in named & set(_DYNAMIC_LOOKUPS)}
+    return sorted(found)
+
+
+def _forbidden_names(forbidden: tuple[str, ...], constants: bool) -> dict[str, str]:
+    """{short name: dotted name} of the functions of `forbidden`, and of its upper-case constants
+    when `constants` (a value answer may not copy them; a function may use the thresholds)."""
+    import importlib
+
+    from .checking import _code_objects
+
+    names = {name.rpartition(".")[2]: name for name in _code_objects(forbidden).values()}
+    for dotted in forbidden if constants else ():
+        try:
+            module = importlib.import_module(dotted)
+        except ImportError:
+            continue
+        names.update({name: f"{dotted}.{name}" for name in vars(module)
+                      if name.isupper() and not name.startswith("_")})
+    return names
+
+
+def _grader_names_in(nb: NotebookNode) -> list[str]:
+    """A problem for every part when a cell the student can edit names the grader's hand-over."""
+    for cell in nb.cells:
+        editable = not cell.get("metadata", {}).get("nbgrader", {}).get("locked", False)
+        if cell.cell_type == "code" and editable:
+            found = [name for name in GRADER_NAMES if name in cell.source]
+            if found:
+                return [f"a cell of this notebook reaches into the grader ({', '.join(found)}); "
+                        "every part fails. Ask your instructor if this is a mistake."]
+    return []
+
+
+def _without_magics(source: str) -> str:
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                     for line in source.splitlines())

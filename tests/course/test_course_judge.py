@@ -1,0 +1,90 @@
+"""The grader's rules, without nbgrader: plain values, the watch on forbidden calls, the reading
+of answer cells, and hints that name exactly the mistake they describe.
+
+Runtime: about 30-60 s (every part's cases are measured once, on the embedded and zoo models).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from nbformat.v4 import new_code_cell, new_notebook
+
+from bertlab.course import judge
+from bertlab.course.assignments import ASSIGNMENTS, PARTS
+from bertlab.course.checking import run_case
+from bertlab.course.context import Context
+from bertlab.course.parts import failure, plain
+from bertlab.course.keys import PRACTICE_KEY
+
+
+@pytest.fixture(scope="module")
+def context() -> Context:
+    return Context(PRACTICE_KEY)
+
+
+class AlwaysEqual(str):
+    def __eq__(self, other):
+        return True
+
+    __hash__ = str.__hash__
+
+
+class Lying(torch.Tensor):
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        return torch.ones(3).tolist() if func is torch.Tensor.tolist else super().__torch_function__(
+            func, types, args, kwargs or {})
+
+
+def test_plain_values_keep_no_spoofed_equality_or_tensor_disguise():
+    spoof = plain({"verdict": AlwaysEqual("healthy")})
+    assert type(spoof["verdict"]) is str and spoof["verdict"] != "overfit"
+    lying = torch.zeros(3).as_subclass(Lying)
+    assert plain(lying) == [0.0, 0.0, 0.0]
+
+
+def test_a_call_into_the_reference_is_caught_through_an_alias(context):
+    import importlib
+
+    part = PARTS["layer_role"]
+    rules = importlib.import_module("bertlab." + "roles")
+    alias = getattr(rules, "label_" + "layers")
+
+    def answer(row):
+        import pandas as pd
+        return alias(pd.DataFrame([row]))["role"].iloc[0]
+
+    entry = run_case(part, answer, part.visible(context)[0], context)
+    assert "bertlab.roles.label_layers" in entry["calls"]
+
+
+def test_answer_cells_are_read_for_forbidden_names_but_thresholds_stay_usable():
+    layer_role, thresholds = PARTS["layer_role"], PARTS["thresholds"]
+    assert judge._forbidden_names_in("from bertlab.roles import label_layers as f", layer_role)
+    assert not judge._forbidden_names_in("x = row['cls_share'] >= STRONG_SHARE", layer_role)
+    copied = "from bertlab import diagnosis\nT = {'collapse': diagnosis.COLLAPSED_PREDICTIONS}"
+    assert judge._forbidden_names_in(copied, thresholds)
+    assert judge._forbidden_names_in("T = getattr(x, 'y')", thresholds)
+
+
+def test_a_notebook_reaching_into_the_grader_fails_every_part():
+    nb = new_notebook(cells=[new_code_cell("open(os.environ['BERTLAB_GRADING_DIR'] + '/record.jsonl')")])
+    assert judge._grader_names_in(nb)
+    assert not judge._grader_names_in(new_notebook(cells=[new_code_cell("print('fine')")]))
+
+
+@pytest.mark.parametrize("name", [part.name for parts in ASSIGNMENTS.values() for part in parts])
+def test_each_hint_names_the_mistake_it_describes_and_no_other(name, context):
+    """For every realistic mistake a part knows, on a case where it makes a difference, the
+    failure message is that mistake's hint (and the right output passes)."""
+    part = PARTS[name]
+    for case in part.cases(12345, context):
+        assert failure(part, plain(part.right(case, context)), case, context) is None, case.id
+        for hint, wrong in part.mistakes(case, context):
+            wrong = plain(wrong)
+            if failure(part, wrong, case, context) is None:
+                continue  # this mistake makes no difference on this case
+            message = failure(part, wrong, case, context)
+            assert message == hint or (message.startswith("one of these mistakes") and hint in message), (
+                case.id, hint, message)
