@@ -36,6 +36,7 @@ from .classification import checked_labelled, class_probabilities
 from .drift import DRIFT, DRIFT_METRICS, check_comparable
 from .errors import InputError, UnsupportedModelError
 from .extraction import check_corpus
+from .labels import layer_label
 from .loading import LoadedModel
 from .metrics import METRICS, layer_means, text_scores
 from .metrics import normalised_entropy as normalised_entropy_of
@@ -228,7 +229,7 @@ def decide(layers: pd.DataFrame, evidence: dict) -> tuple[str, list[str]]:
     if "js_divergence" in layers:
         top = layers.loc[layers.js_divergence.idxmax()]
         reasons.append(
-            f"Drift from the base model is largest in layer {int(top.layer)} (0-based): JS "
+            f"Drift from the base model is largest in {layer_label(int(top.layer))}: JS "
             f"divergence {top.js_divergence:.3f}, map cosine {top.map_cosine:.3f}. Drift shows "
             "how much training moved attention, not whether the model generalises.")
     if not evidence:

@@ -7,6 +7,8 @@ here, so the two countings never meet on a page:
 
 >>> layer_label(0), head_label(3, 11), tick_labels(range(3))
 ('layer 1', 'layer 4, head 12', ['1', '2', '3'])
+>>> layers_label([4, 5], n_layers=6), layers_label([0, 2])
+('layers 5–6 of 6', 'layers 1 and 3')
 
 Metric columns (``cls_share``, ``entropy``, …) have one human name and unit each, in
 `METRIC_NAMES`; `metric_label` writes them for axes, legends and table headers:
@@ -27,7 +29,7 @@ import pandas as pd
 
 from .errors import InputError
 
-__all__ = ["layer_label", "head_label", "tick_labels", "LAYER_AXIS", "HEAD_AXIS",
+__all__ = ["layer_label", "head_label", "layers_label", "tick_labels", "LAYER_AXIS", "HEAD_AXIS",
            "MetricName", "METRIC_NAMES", "metric_name", "metric_label", "reader_table"]
 
 #: Axis titles for layer and head axes whose ticks come from `tick_labels`.
@@ -56,6 +58,21 @@ def layer_label(layer: int) -> str:
 def head_label(layer: int, head: int) -> str:
     """``head_label(0, 2) == "layer 1, head 3"``: a 0-based (layer, head) as a reader counts it."""
     return f"{layer_label(layer)}, head {_count(head, 'head') + 1}"
+
+
+def layers_label(layers: Iterable[int], n_layers: int | None = None) -> str:
+    """Several 0-based layers as a reader counts them: ``"layer 2"``, ``"layers 2–4"`` (a run),
+    ``"layers 1, 3 and 5"`` (otherwise); with `n_layers`, ``" of 6"`` after it."""
+    shown = sorted({_count(layer, "layer") + 1 for layer in layers})
+    if not shown:
+        raise InputError("layers_label needs at least one layer.")
+    if len(shown) == 1:
+        words = f"layer {shown[0]}"
+    elif shown == list(range(shown[0], shown[-1] + 1)):
+        words = f"layers {shown[0]}–{shown[-1]}"
+    else:
+        words = f"layers {', '.join(map(str, shown[:-1]))} and {shown[-1]}"
+    return words + (f" of {n_layers}" if n_layers is not None else "")
 
 
 def tick_labels(indices: Iterable[int]) -> list[str]:
@@ -131,6 +148,34 @@ METRIC_NAMES: dict[str, MetricName] = {
     "confidence": MetricName("mean confidence", _FRACTION),
     "confidence_gap": MetricName("confidence gap (confidence − accuracy)", _FRACTION),
     "loss": MetricName("cross-entropy loss", "nats"),
+    # The zoo experiment's per-model table (bertlab.zoo.experiment, and the columns that
+    # bertlab.claims.finetuning.model_summary adds to it), as the fine-tuning chapters show it
+    "validation_accuracy": MetricName("validation accuracy", _FRACTION),
+    "test_accuracy": MetricName("held-out accuracy", _FRACTION),
+    "test_chance": MetricName("accuracy of always answering the most common label", _FRACTION),
+    "accuracy_gap": MetricName("generalisation gap (training − held-out accuracy)", _FRACTION),
+    "loss_gap": MetricName("loss gap (held-out − training loss)", "nats"),
+    "test_confidence_gap": MetricName("held-out confidence gap (confidence − accuracy)",
+                                      _FRACTION),
+    "concentrated_heads": MetricName("share of heads with over half of their attention on "
+                                     "special tokens beyond uniform", _FRACTION),
+    "profile_distance": MetricName("largest per-layer gap in share of attention to special "
+                                   "tokens from the pretrained model", _FRACTION),
+    "profile_distance_below_top": MetricName("largest per-layer gap in share of attention to "
+                                             "special tokens from the pretrained model, below "
+                                             "the top sixth of the layers", _FRACTION),
+    "peak_special_share": MetricName("highest per-layer share of attention to special tokens",
+                                     _FRACTION),
+    # bertlab.flow.activations (TokenActivations.summary): the vectors behind the attention
+    "hidden_norm": MetricName("length of the hidden state ‖x‖", "Euclidean norm"),
+    "value_norm": MetricName("length of the value vector ‖f(x)‖", "Euclidean norm"),
+    "top_dim_share": MetricName("share of ‖x‖² in its largest coordinate", _FRACTION),
+    # bertlab.claims.flow.rollout_texts: what the final [CLS] is made of under attention rollout
+    "cls_itself": MetricName("share of the final [CLS] drawn from the input [CLS]", _FRACTION),
+    "special": MetricName("share of the final [CLS] drawn from special tokens", _FRACTION),
+    "words": MetricName("share of the final [CLS] drawn from the words", _FRACTION),
+    "effective_fraction": MetricName("effective share of the tokens drawn on (e^H / n)",
+                                     _FRACTION),
 }
 #: Prefixes of the flow chapter's weight-vs-norm tables: ``norm_cls_share`` is the `cls_share`
 #: of the norm-based contributions (`bertlab.flow.norm_scores`), ``weight_cls_share`` that of

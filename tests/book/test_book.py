@@ -280,3 +280,246 @@ def test_notebook_pages_have_a_colab_button(book_build):
         links = [a.get("href", "") for a in page(name).find_all("a")]
         assert any(href.startswith("https://colab.research.google.com/github/bertlab/bertlab")
                    for href in links), f"{name}.html has no Open-in-Colab button"
+
+
+# --- a book a reader can read (the page pass) --------------------------------------------------
+# What a reader of the rendered site meets: prose and figures first, code folded away, one
+# counting of layers and heads, figures drawn for the column, a computed summary at the end of
+# every chapter, and terms linked to the glossary. All read from the built HTML.
+
+#: The largest share of a page's code cells whose code is shown by default: one in three. The
+#: chapters read as prose and figures; the code a reader should see is the code that shows how to
+#: use bertlab (load a model, extract, score, run a claim check), three to five short cells in a
+#: chapter of twelve to twenty. Everything that only computes the numbers quoted in the prose,
+#: draws a figure or formats a table folds behind the toggle ("hide-input"), and bookkeeping
+#: (glue, the Colab install cell) is removed. A third leaves room for those usage cells and no
+#: more: at a half, the plotting code of a chapter would fit under the bar again.
+MAX_SHOWN_CODE = 1 / 3
+#: Pages that another engineer edits in parallel with this pass (tokens.md: the Japanese-edition
+#: engineer adds the Japanese-text trap there). They fail the reading tests until their owner
+#: hides their formatting code and links their terms; strict, so the mark must go once they pass.
+PENDING = {"book/tokens": "tokens.md is being edited by the Japanese-edition engineer: hide its "
+                          "formatting cells and link its terms to the glossary, then drop this mark"}
+#: The chapters that decide claims or teach the tools, which end with a computed summary.
+CHAPTERS = ["book/extracting", "book/cls", "book/sep", "book/roles", "book/finetuned",
+            "book/finetuned_experiment", "book/beyond_attention", "book/bertviz"]
+#: The one place that explains the tensor's 0-based counting (DESIGN.md: "the book says so once,
+#: where the tensor is introduced").
+COUNTING_PAGE = "book/extracting"
+#: Ways a page can count layers and heads from 0, or mix two countings, in what a reader sees.
+MIXED_NUMBERING = [
+    re.compile(r"\b[01]-based\b", re.I),                                  # "(0-based)", "1-based"
+    re.compile(r"\b(layers?|heads?) 0\b(?![.,]?\d)", re.I),               # "layer 0", "head 0"
+    re.compile(r"\b(layer|head)s? (index|indices)\b", re.I),              # "layer indices from 3"
+    re.compile(r"\b(layers?|heads?)\b[^.]{0,60}\b(counted|counting|numbered) from 0", re.I),
+]
+#: A figure is drawn for the text column: the column shows images up to about 790 px wide (the
+#: book theme at a 1400 px window, measured), and a figure wider than 870 px would be shrunk below
+#: 90 % of its drawn size, its 10-point labels below 12 px. Figures are drawn at 100 dpi.
+MAX_FIGURE_PX = 870
+
+
+def reader_text(soup: BeautifulSoup) -> BeautifulSoup:
+    """The article a reader sees, without code inputs (shown or folded) and without the page's
+    navigation: prose, outputs, tables, admonitions."""
+    article = soup.select_one("article.bd-article") or soup
+    for code in article.select("div.cell_input, details.above-input"):
+        code.decompose()
+    return article
+
+
+def code_cells(name: str) -> tuple[int, int]:
+    """(cells on the page, cells whose code is shown by default) of a built page. A cell whose
+    input is folded sits in a <details>; a removed input leaves only the outputs."""
+    cells = page(name).select("div.cell")
+    shown = [cell for cell in cells
+             if (inputs := cell.select_one("div.cell_input")) and inputs.find_parent("details") is None]
+    return len(cells), len(shown)
+
+
+def pending(names):
+    return [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=PENDING[name]))
+            if name in PENDING else name for name in names]
+
+
+def pages_with_code() -> list[str]:
+    return [name for name in toc_pages() if first_code_cell((ROOT / f"{name}.md").read_text())]
+
+
+@needs_build
+@pytest.mark.parametrize("name", pending(pages_with_code()))
+def test_at_most_a_third_of_a_pages_code_is_shown(book_build, name):
+    total, shown = code_cells(name)
+    assert total, f"{name} has code cells in its source but none on the page"
+    assert shown / total <= MAX_SHOWN_CODE, (
+        f"{name} shows the code of {shown} of its {total} cells ({shown / total:.0%}); at most "
+        f"{MAX_SHOWN_CODE:.0%}: fold computing and formatting cells (hide-input)")
+
+
+def test_the_share_of_shown_code_is_counted_from_the_page_structure():
+    """`code_cells` on hand-made HTML: a shown, a folded and a removed input."""
+    html = """<article class="bd-article">
+      <div class="cell"><div class="cell_input">shown</div><div class="cell_output">1</div></div>
+      <div class="cell"><details class="hide above-input"><summary>Show code</summary>
+        <div class="cell_input">folded</div></details><div class="cell_output">2</div></div>
+      <div class="cell"><div class="cell_output">removed input</div></div></article>"""
+    soup = BeautifulSoup(html, "html.parser")
+    cells = soup.select("div.cell")
+    shown = [c for c in cells if (i := c.select_one("div.cell_input")) and i.find_parent("details") is None]
+    assert (len(cells), len(shown)) == (3, 1)
+    assert "folded" not in reader_text(soup).get_text() and "removed input" in reader_text(soup).get_text()
+
+
+def mixed_numbering(text: str) -> list[str]:
+    """The phrases of `text` that count layers or heads from 0 or name two countings."""
+    return [match.group(0) for pattern in MIXED_NUMBERING for match in pattern.finditer(text)]
+
+
+def test_the_numbering_scan_catches_what_it_is_meant_to():
+    for wrong in ("Head 5 of layer 4 (0-based)", "layer (0-based)", "in layer 0, the lowest",
+                  "layers 6–10 (1-based)", "In the upper half (layer indices from 3 on)",
+                  "head 0 of each layer", "layers are counted from 0 here"):
+        assert mixed_numbering(wrong), wrong
+    for right in ("layer 1, head 3", "layers 5–6 of 6", "segment B starts at position 7 (counting "
+                  "from 0)", "a layer 0.5 of the way up", "hidden dimension 99", "seed 0"):
+        assert not mixed_numbering(right), right
+
+
+def grid(table) -> list[list[str]]:
+    """A table's rows as lists of cell texts, with colspan and rowspan spread out."""
+    rows, carried = [], {}
+    for tr in table.find_all("tr"):
+        row, column = [], 0
+        for cell in tr.find_all(["th", "td"]):
+            while (column in carried) and carried[column][1] > 0:
+                row.append(carried[column][0])
+                carried[column][1] -= 1
+                column += 1
+            text = cell.get_text(" ", strip=True)
+            for _ in range(int(cell.get("colspan", 1))):
+                if int(cell.get("rowspan", 1)) > 1:
+                    carried[column] = [text, int(cell["rowspan"]) - 1]
+                row.append(text)
+                column += 1
+        while (column in carried) and carried[column][1] > 0:
+            row.append(carried[column][0])
+            carried[column][1] -= 1
+            column += 1
+        rows.append(row)
+    return rows
+
+
+def columns_counting_from_zero(table) -> list[str]:
+    """Headers of a table's columns named "layer…" or "head…" whose values include 0."""
+    rows = grid(table)
+    header_rows = len(table.select("thead tr")) or 1
+    wrong = []
+    for column in range(max(map(len, rows), default=0)):
+        header = " ".join(r[column] for r in rows[:header_rows] if column < len(r)).strip().lower()
+        if not re.match(r"^(layer|head)\b", header):
+            continue
+        values = [r[column] for r in rows[header_rows:] if column < len(r)]
+        numbers = [int(v) for v in values if re.fullmatch(r"\d+", v)]
+        if numbers and min(numbers) == 0:
+            wrong.append(header)
+    return wrong
+
+
+def test_the_table_scan_finds_a_layer_column_counting_from_zero():
+    zero = pd_html(["layer", "cls_share"], [[0, 0.2], [1, 0.5]], index_name=None)
+    one = pd_html(["layer", "cls_share"], [[1, 0.2], [2, 0.5]], index_name=None)
+    index = pd_html(["cls_share"], [[0.2], [0.5]], index_name="layer (1 = lowest)", index=[0, 1])
+    assert columns_counting_from_zero(zero) == ["layer"]
+    assert columns_counting_from_zero(one) == []
+    assert columns_counting_from_zero(index) == ["layer (1 = lowest)"]
+
+
+def pd_html(columns, rows, index_name, index=None):
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=columns, index=index)
+    frame.index.name = index_name
+    html = frame.to_html(index=index is not None)
+    return BeautifulSoup(html, "html.parser").find("table")
+
+
+@needs_build
+@pytest.mark.parametrize("name", toc_pages())
+def test_a_reader_meets_one_counting_of_layers_and_heads(book_build, name):
+    article = reader_text(page(name))
+    blocks = article.find_all(["p", "li", "dd", "dt", "th", "td", "caption", "figcaption", "pre",
+                               "h1", "h2", "h3"])
+    found = [(phrase, " ".join(block.get_text(" ").split())[:120]) for block in blocks
+             if not block.find(["p", "li", "td", "th"])          # innermost blocks only
+             for phrase in mixed_numbering(block.get_text(" "))]
+    explained = [f for f in found if re.match(r"0-based", f[0], re.I)]
+    if name == COUNTING_PAGE:
+        assert len({context for _, context in explained}) == 1, (
+            f"{name} must explain the 0-based counting in exactly one place: {explained}")
+        found = [f for f in found if f not in explained]
+    assert not found, f"{name} shows layers or heads counted from 0, or two countings: {found}"
+    for table in article.find_all("table"):
+        assert not columns_counting_from_zero(table), (
+            f"{name}: a table counts {columns_counting_from_zero(table)} from 0")
+
+
+@needs_build
+def test_the_tensors_counting_is_explained_where_the_tensor_is_introduced(book_build):
+    text = " ".join(reader_text(page(COUNTING_PAGE)).get_text(" ").split())
+    assert re.search(r"0-based", text) and "layer 1, head 3" in text
+
+
+@needs_build
+@pytest.mark.parametrize("name", toc_pages())
+def test_figures_are_drawn_for_the_text_column(book_build, name):
+    from PIL import Image
+
+    for image in reader_text(page(name)).select("div.cell_output img"):
+        path = (HTML / name).parent / image["src"]
+        if path.suffix != ".png":
+            continue
+        width, height = Image.open(path).size
+        assert width <= MAX_FIGURE_PX, (
+            f"{name}: a figure {width} px wide ({path.name}) is shrunk to the column and its labels "
+            f"become unreadable; draw it at most {MAX_FIGURE_PX / 100:g} inches wide (stack panels)")
+
+
+def found_box(name: str):
+    """The "What this chapter found" admonition of a built chapter, or None."""
+    for box in page(name).select("div.admonition"):
+        title = box.select_one(".admonition-title")
+        if title and title.get_text(strip=True) == "What this chapter found":
+            return box
+    return None
+
+
+@needs_build
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_every_chapter_ends_with_a_computed_summary_of_what_it_found(records, name):
+    box = found_box(name)
+    assert box is not None, f"{name} has no 'What this chapter found' box"
+    assert box.find_parent("div", class_="cell_output") is not None, \
+        f"{name}: the summary must be printed by a cell (computed), not typed"
+    sections = page(name).select("article.bd-article section section")
+    assert box.find_parent("section") is sections[-1], f"{name}: the summary is not the last section"
+    text = " ".join(box.get_text(" ").split())
+    for r in records:
+        if r["chapter"] == name.removeprefix("book/"):
+            assert r["claim"] in text and r["verdict"] in text, (
+                f"{name}: the summary does not give {r['claim']}'s verdict ({r['verdict']})")
+
+
+@needs_build
+def test_the_glossary_speaks_to_readers_and_the_chapters_link_to_it(book_build):
+    glossary = " ".join(reader_text(page("book/glossary")).get_text(" ").split())
+    assert "{term}" not in glossary and "Refer to a term" not in glossary, \
+        "the glossary shows an authoring note"
+    assert page("book/glossary").select("dl.glossary dt"), "the glossary lists no terms"
+
+
+@needs_build
+@pytest.mark.parametrize("name", pending(["book/tokens", *CHAPTERS]))
+def test_chapters_link_their_terms_to_the_glossary(book_build, name):
+    links = [a for a in reader_text(page(name)).select("a.reference")
+             if a.get("href", "").split("#")[0].endswith("glossary.html") and "#term-" in a["href"]]
+    assert links, f"{name} links no term to the glossary (use the {{term}} role)"

@@ -21,6 +21,17 @@ def test_layers_and_heads_are_counted_from_one():
     assert labels.tick_labels([0, 1, 11]) == ["1", "2", "12"]
 
 
+def test_several_layers_are_named_as_a_run_or_a_list_counted_from_one():
+    assert labels.layers_label([0]) == "layer 1"
+    assert labels.layers_label([5, 4], n_layers=6) == "layers 5–6 of 6"    # order does not matter
+    assert labels.layers_label([0, 1, 3]) == "layers 1, 2 and 4"           # a gap: not a run
+    assert labels.layers_label(np.array([2, 2, 3])) == "layers 3–4"
+    with pytest.raises(bertlab.InputError, match="at least one layer"):
+        labels.layers_label([])
+    with pytest.raises(bertlab.InputError, match="0-based"):
+        labels.layers_label([-1])
+
+
 @pytest.mark.parametrize("bad", [-1, 1.0, True, "0", None])
 def test_labels_refuse_what_is_not_a_zero_based_index(bad):
     with pytest.raises(bertlab.InputError, match="0-based"):
