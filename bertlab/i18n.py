@@ -63,6 +63,9 @@ LANGUAGES = ("en", "ja")
 EDITIONS_VARIABLE = "BERTLAB_BOOK_EDITIONS"
 #: Outside a book build: the language a reader wants its outputs in.
 LANGUAGE_VARIABLE = "BERTLAB_LANG"
+#: Resolution of `show_figure`'s images: a 7-inch figure is 1,050 pixels wide, sharp at the
+#: page's column width (about 750 pixels) on a screen of twice the density.
+FIGURE_DPI = 150
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ class Text:
             raise InputError(f"The book's languages are {LANGUAGES}, got {language!r}.")
         return getattr(self, language)
 
-    def render(self, language: str, **values) -> str:
+    def render(self, language: str, /, **values) -> str:
         """The finished text in `language`: the template filled in with `values` (a `Text`
         value taken in the same language), doubled braces made single."""
         in_language = {name: value.render(language) if isinstance(value, Text) else value
@@ -109,6 +112,8 @@ class Text:
                        for language in LANGUAGES})
 
     def __add__(self, other: Text | str) -> Text:
+        """The two texts one after the other; a str is the same in both languages (and a
+        template too: its literal braces doubled)."""
         other = other if isinstance(other, Text) else Text(other, other)
         return Text(**{language: self.get(language) + other.get(language)
                        for language in LANGUAGES})
@@ -219,7 +224,7 @@ def _show(markdown: Callable[[str], str], native: Callable[[str], object] | None
     display(native(language) if native is not None else Markdown(markdown(language)))
 
 
-def say(text: Text, **values) -> None:
+def say(text: Text, /, **values) -> None:
     """Show `text` (Markdown, MyST roles allowed) filled in with `values`, in each language.
 
     Outside a book build it shows the reader's language only: ``say(Text(en="Hi {name}",
@@ -259,13 +264,13 @@ def show_figure(draw: Callable[[str], object], alt: Text) -> None:
             use_japanese_font()
             figure = draw(language)
             buffer = io.BytesIO()
-            figure.savefig(buffer, format="png", bbox_inches="tight")
+            figure.savefig(buffer, format="png", dpi=FIGURE_DPI, bbox_inches="tight")
             plt.close(figure)
         return buffer.getvalue()
 
     def markdown(language: str) -> str:
         data = base64.b64encode(png(language)).decode("ascii")
-        return (f'<img class="bertlab-figure" alt="{html.escape(alt.get(language))}" '
+        return (f'<img class="bertlab-figure" alt="{html.escape(alt.render(language))}" '
                 f'src="data:image/png;base64,{data}">')
 
     def native(language: str):

@@ -58,7 +58,9 @@ from bertlab.i18n import EDITIONS_VARIABLE, LANGUAGES, edition_tag
 
 SOURCE_LANGUAGE = LANGUAGES[0]
 SWITCH_TEMPLATE = "bertlab-language-switch.html"
+SWITCH_STYLE = "bertlab-editions.css"
 TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
 # What the theme puts at the right of the article header when nobody asks otherwise.
 THEME_HEADER_END = ["article-header-buttons.html"]
 
@@ -72,6 +74,7 @@ def setup(app):
     app.connect("config-inited", _configure_edition)
     app.connect("env-before-read-docs", _refuse_to_execute)
     app.connect("html-page-context", _link_other_edition)
+    app.add_css_file(SWITCH_STYLE)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
@@ -97,6 +100,7 @@ def _configure_edition(app, config) -> None:
     options["article_header_end"] = [SWITCH_TEMPLATE, *header_end]
     config.html_theme_options = options
     config.templates_path = [*config.templates_path, str(TEMPLATES)]
+    config.html_static_path = [*config.html_static_path, str(STATIC)]
 
 
 def _refuse_to_execute(app, env, docnames) -> None:

@@ -212,7 +212,8 @@ def configured(language, monkeypatch):
     monkeypatch.delenv(EDITIONS_VARIABLE, raising=False)
     tags = set()
     config = Config(language=language, bertlab_editions=EDITIONS, templates_path=["_templates"],
-                    html_theme_options={"extra_footer": "footer"}, html_title="title")
+                    html_static_path=["book/_static"], html_theme_options={"extra_footer": "footer"},
+                    html_title="title")
     app = SimpleNamespace(config=config, tags=SimpleNamespace(add=tags.add))
     editions._configure_edition(app, config)
     return app, tags
@@ -230,6 +231,8 @@ def test_each_edition_keeps_its_language_and_shows_the_switch(monkeypatch):
                                                                *editions.THEME_HEADER_END]
     assert config.templates_path[-1] == str(editions.TEMPLATES)
     assert (editions.TEMPLATES / editions.SWITCH_TEMPLATE).exists()
+    assert config.html_static_path == ["book/_static", str(editions.STATIC)]
+    assert (editions.STATIC / editions.SWITCH_STYLE).exists()
     app, tags = configured("en", monkeypatch)
     assert tags == {"lang_en"} and app.config.html_title == "title"
 
@@ -298,3 +301,10 @@ def test_the_japanese_build_refuses_a_page_the_english_build_did_not_execute(tmp
         editions._refuse_to_execute(app, env, ["page"])
     english = SimpleNamespace(config=SimpleNamespace(language="en"))
     editions._refuse_to_execute(english, env, ["page"])                # English: may execute
+
+
+def test_a_placeholder_may_be_called_language_or_text(shown, colab):
+    template = Text(en="{language}: {text}", ja="{language}：{text}")
+    assert template.render("ja", language="日本語", text="犬") == "日本語：犬"
+    say(template, language="English", text="dog")
+    assert shown[0].data == "English: dog"
