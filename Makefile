@@ -22,7 +22,7 @@ export THP_MEM_ALLOC_ENABLE ?= 1
 # minutes go.
 timed = TIMEFORMAT="stage $(1): %0R s, cpu %0U s user + %0S s sys"; time
 
-.PHONY: venv assets vendor system zoo book test test-quick bench exercises autograde
+.PHONY: venv assets vendor system zoo book book-en book-ja locale test test-quick bench exercises autograde
 
 $(VENV)/.installed: pyproject.toml requirements/ci.txt
 	$(PYTHON) -m venv $(VENV)
@@ -55,10 +55,37 @@ system: assets
 zoo: venv
 	$(call timed,zoo) $(BIN)/python -m bertlab.zoo experiment
 
-# The log lets the tests check this very build for warnings instead of building again.
-book: venv assets zoo
+# Both editions of the book (book/_ext/editions.py): English in _build/html, Japanese in
+# _build/html/ja. The logs let the tests check these very builds for warnings instead of
+# building again.
+book: book-en book-ja
+
+# The English edition: executes every chapter once; the execution cache keeps the results.
+book-en: venv assets zoo
 	mkdir -p _build
-	$(call timed,book) $(BIN)/jupyter-book build . -W -n --keep-going 2>&1 | tee _build/build.log
+	$(call timed,book-en) $(BIN)/jupyter-book build . -W -n --keep-going 2>&1 | tee _build/build.log
+
+# The Japanese edition: Sphinx's own i18n route (JB1 passes no -D to Sphinx): the configuration
+# `jupyter-book config sphinx .` writes from _config.yml (conf.py, not committed), then
+# sphinx-build with language=ja: prose from locale/ja, every chapter's outputs from the English
+# build's execution cache. It executes nothing (the editions extension stops it if it would).
+JA := _build/ja
+book-ja: venv assets
+	$(BIN)/jupyter-book config sphinx . >/dev/null
+	$(call timed,book-ja) env PYTHONPATH=book/_ext $(BIN)/sphinx-build -b html -D language=ja \
+	    -D nb_execution_cache_path=$(CURDIR)/_build/.jupyter_cache -d $(JA)/.doctrees \
+	    -W -n --keep-going . $(JA)/html 2>&1 | tee _build/build-ja.log
+	rm -rf _build/html/ja && cp -r $(JA)/html _build/html/ja
+
+# The translation catalogues, after the English prose changed: Sphinx's gettext builder with
+# execution off (no computed output can become an entry), then sphinx-intl: new paragraphs
+# arrive untranslated, changed ones fuzzy with their old translation (locale/ja/LC_MESSAGES).
+# -Q: the glue roles have nothing to show with execution off, and say so.
+locale: venv assets
+	$(BIN)/jupyter-book config sphinx . >/dev/null
+	PYTHONPATH=book/_ext $(BIN)/sphinx-build -b gettext -Q -D nb_execution_mode=off . _build/gettext
+	$(BIN)/sphinx-intl update -p _build/gettext -l ja -d locale
+	-$(BIN)/sphinx-intl stat -d locale -l ja   # lists what is left to translate
 
 # Everything: the package (unit, real model, doctests), data sets, roles, probing, claims,
 # information flow, the zoo and diagnose, the book's build, claims and real-browser tests (on the

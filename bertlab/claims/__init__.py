@@ -47,14 +47,23 @@ from pathlib import Path
 import torch
 
 from ..errors import InputError
+from ..i18n import Text, book_editions
 from .uncertainty import Estimate
 
 __all__ = ["Condition", "ClaimCheck", "VERDICTS", "PLAIN_VERDICTS", "THRESHOLD_MOVES",
            "verdict_of", "possible_verdicts", "overall_verdict", "record", "load_records", "records_dir", "condition",
-           "built_from_zoo_base", "zoo_base"]
+           "built_from_zoo_base", "zoo_base", "VERDICT_NAMES", "RECORD_SCRIPT_CLASS"]
 
 #: Every verdict a check can get.
 VERDICTS = ("holds", "holds in part", "does not hold", "undecided", "not testable")
+#: Each verdict in the book's languages (bertlab.i18n), for the pages that show it.
+VERDICT_NAMES = {
+    "holds": Text(en="holds", ja="成り立つ"),
+    "holds in part": Text(en="holds in part", ja="部分的に成り立つ"),
+    "does not hold": Text(en="does not hold", ja="成り立たない"),
+    "undecided": Text(en="undecided", ja="判定保留"),
+    "not testable": Text(en="not testable", ja="検証不能"),
+}
 #: The verdicts of decided conditions.
 PLAIN_VERDICTS = VERDICTS[:3]
 #: How far each threshold is moved to test a verdict's robustness: by −20 % and by +20 %.
@@ -287,13 +296,30 @@ def records_dir() -> Path:
     return Path(os.environ.get("BERTLAB_CLAIMS_DIR", "_claims"))
 
 
+#: The class of the ``<script type="application/json">`` that carries a record in a book page.
+RECORD_SCRIPT_CLASS = "bertlab-claim-record"
+
+
 def record(check: ClaimCheck, directory: str | Path | None = None) -> Path:
-    """Write `check` (with its verdict) as ``<claim>-<aspect>.json``; return the path."""
+    """Write `check` (with its verdict) as ``<claim>-<aspect>.json``; return the path.
+
+    In a book build (`bertlab.i18n.book_editions`) the record also goes into the page, as an
+    invisible JSON script of class `RECORD_SCRIPT_CLASS`: each edition of the site then carries
+    the records of the run it shows (the Japanese edition, which never executes, the English
+    build's), and the book's tests compare them with these files.
+    """
     folder = Path(directory) if directory is not None else records_dir()
     folder.mkdir(parents=True, exist_ok=True)
     slug = check.aspect.lower().replace(" ", "-").replace("/", "-")
     path = folder / f"{check.claim}-{slug}.json"
-    path.write_text(json.dumps(check.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    data = check.to_dict()
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    if book_editions():
+        from IPython.display import HTML, display
+
+        text = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")  # no "</script>"
+        display(HTML(f'<script type="application/json" class="{RECORD_SCRIPT_CLASS}">{text}'
+                     "</script>"))
     return path
 
 
