@@ -10,7 +10,7 @@ Tests live in folders by what they need, and each folder gives its tests one mar
 
 ``make test-quick`` runs every test that needs neither the zoo, the book nor nbgrader:
 ``pytest -m "not zoo and not book and not course"``. Doctests of modules that load zoo models
-(`bertlab/zoo`, `diagnosis.py`, `course.py`) carry ``zoo`` too.
+(`bertlab/zoo`, `diagnosis.py`) carry ``zoo`` too.
 """
 
 import pytest
@@ -19,7 +19,7 @@ _FOLDER_MARKERS = {"unit": "unit", "model": "model", "zoo": "zoo", "book": "book
                    "course": "course"}
 # The book and the course read zoo models, so their tests need the zoo as well.
 _NEEDS_ZOO = {"book", "course"}
-_ZOO_DOCTEST_MODULES = ("diagnosis.py", "course.py")
+_ZOO_DOCTEST_MODULES = ("diagnosis.py",)
 
 
 def _test_folder(path) -> str | None:

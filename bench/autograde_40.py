@@ -17,8 +17,8 @@ Prints a Markdown block for bench/COURSE_RESULTS.md:
    wall time, the time per submission, the speed-up, and whether the two gradebooks agree score
    by score and every submission got full marks.
 
-Needs the zoo cache (``make zoo``). Run it alone under ``/work/bin/cpu-slot`` twice over (it
-uses both cores for the parallel run).
+Needs the zoo cache (``make zoo``). Run it with nothing else on the machine: the parallel run
+uses every core.
 """
 
 from __future__ import annotations

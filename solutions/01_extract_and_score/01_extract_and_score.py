@@ -165,7 +165,7 @@ course.check("row_entropy", row_entropy)
 # ## Part 4: does a claim hold? A bootstrap interval decides (3 points)
 #
 # One number from a few texts is not a finding: another sample of texts gives another number.
-# The book's claims records (DESIGN.md, "Claims records") give every value a 95 % interval and
+# The book's claims records (../shared/DESIGN.md, "Claims records") give every value a 95 % interval and
 # decide a claim "the value is at least `threshold`" in three ways:
 #
 # * **holds** when the whole interval is at or above the threshold (`low >= threshold`);

@@ -32,7 +32,10 @@ PATH = re.compile(r"(?<![\w/.-])((?:\.\./shared/|(?:" + "|".join(TOP_FOLDERS) + 
 # Files that the code writes (into caches, course folders or build output), or that belong to
 # other tools, named as such: they are not in the repository.
 WRITTEN_OR_FOREIGN = {"history.json", "recipe.json", "grades.csv", "myst.yml", "node_modules",
-                      "LICENSE.txt"}
+                      "LICENSE.txt",
+                      "conf.py",                                  # jupyter-book config sphinx
+                      "config.json", "tokenizer.json", "tokenizer_config.json",  # a saved model
+                      "pool.json", "cases.json", "reference_models.csv"}         # a course folder
 # How a page or module is named without its ending (a table of contents entry, a doc link).
 ENDINGS = ("", ".md", ".py", ".ipynb")
 DOTTED = re.compile(r"`(bertlab(?:\.\w+)+)")

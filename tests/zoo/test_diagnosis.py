@@ -125,7 +125,7 @@ def test_diagnosis_object_reports_evidence_reasons_missing_and_draws(lm):
     assert full.verdict in repr(full) and full.verdict in full._repr_markdown_()
     assert "<ul>" in full._repr_html_()
     axes = full.plot()
-    assert len(axes) == 2 + len(DRIFT_METRICS) and axes[0].get_xlabel() == "layer (1 = lowest)"
+    assert len(axes) == 2 + len(DRIFT_METRICS) and axes[-1].get_xlabel() == "layer (1 = lowest)"
 
 
 @pytest.mark.slow

@@ -3,7 +3,7 @@ a bootstrap interval that decides a claim.
 
 Book chapter: "Extracting and reading attention" (sections "Padding is removed once" and "From
 matrices to scores"); the interval and its three verdicts are those of the claims records
-(DESIGN.md, "Claims records"). Expected values come from `bertlab.extract` and `bertlab.score`
+(../shared/DESIGN.md, "Claims records"). Expected values come from `bertlab.extract` and `bertlab.score`
 on each text alone, measured when grading.
 
 Shape letters: B texts, L layers, H heads, Q queries, K keys, T padded length.
