@@ -95,7 +95,7 @@ def count_formulas(page) -> int:
 
 
 def japanese_fonts(page) -> list[tuple[str, int, list[dict]]]:
-    """For each rendered element whose own text holds Japanese: that text, its number of
+    """For each drawn element whose own text holds Japanese: that text, its number of
     Japanese characters, and the fonts Chromium really drew its text with
     (DevTools ``CSS.getPlatformFontsForNode``: family, whether a web font, glyph count)."""
     count = page.evaluate(f"""async () => {{
@@ -106,7 +106,8 @@ def japanese_fonts(page) -> list[tuple[str, int, list[dict]]]:
         while (walker.nextNode()) {{
             const node = walker.currentNode, owner = node.parentElement;
             const found = (node.nodeValue.match(japanese) || []).length;
-            if (found && owner.getClientRects().length) {{
+            // drawn: not in a folded cell (closed <details> hide their content from view)
+            if (found && owner.checkVisibility({{visibilityProperty: true}})) {{
                 owners.set(owner, (owners.get(owner) || 0) + found);
             }}
         }}

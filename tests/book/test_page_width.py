@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_book import needs_build, toc_pages
+from test_book import book_build, needs_build, toc_pages  # noqa: F401  (a fixture)
 from test_browser import browser, site  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.slow
