@@ -176,7 +176,7 @@ def test_every_catalogue_entry_is_text_of_its_page_never_computed_output():
     for po in sorted(LOCALE.glob("**/*.po")):
         name = po.relative_to(LOCALE).with_suffix("").as_posix()
         source = " ".join((ROOT / f"{name}.md").read_text().split())
-        foreign = [m.id for m in catalogue(po) if m.id and not m.obsolete
+        foreign = [m.id for m in catalogue(po) if m.id   # (babel leaves obsolete entries out)
                    and " ".join(m.id.split()) not in source]
         assert not foreign, f"{po}: entries that are not text of {name}.md: {foreign[:3]}"
 
