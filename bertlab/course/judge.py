@@ -172,8 +172,10 @@ class Session:
             for cell in nb.cells:
                 part = self.part_tested_by(cell)
                 if part is not None:
+                    others = [source for source in _editable_sources(nb)
+                              if source != sources.get(part.name)]
                     problems = tampering or self._problems(part, record, sources.get(part.name, ""),
-                                                           cell)
+                                                           cell, others)
                     cell.outputs = [_verdict_output(part, problems, self.handed.get(part.name, []))]
 
     def close(self) -> None:
@@ -188,7 +190,8 @@ class Session:
                 entries.append(json.loads(line))
         return entries
 
-    def _problems(self, part, record: list[dict], answer_source: str, cell) -> list[str]:
+    def _problems(self, part, record: list[dict], answer_source: str, cell,
+                  other_sources: list[str]) -> list[str]:
         from .checking import entry_problem
 
         cases = self.handed.get(part.name)
@@ -198,6 +201,12 @@ class Session:
         if named:
             return [f"the answer cell uses {', '.join(named)}, which this part asks you to write "
                     "yourself."]
+        # A value can be computed in any cell the student edits and copied into the answer cell.
+        named = sorted({name for source in other_sources if part.is_value
+                        for name in _forbidden_names_in(source, part, qualified_only=True)})
+        if named:
+            return [f"a cell of this notebook uses {', '.join(named)} for this part's value, "
+                    "which this part asks you to find yourself."]
         entries = [entry for entry in record if entry.get("part") == part.name]
         ids = [entry.get("case") for entry in entries]
         if len(ids) != len(set(ids)):
@@ -247,9 +256,11 @@ def _kernel_error(cell) -> str | None:
 _DYNAMIC_LOOKUPS = ("getattr", "importlib", "__import__", "eval", "exec", "globals", "vars")
 
 
-def _forbidden_names_in(source: str, part) -> list[str]:
-    """The forbidden bertlab functions and constants an answer cell names (as an attribute, a
-    name or an import), read from its source with `ast`."""
+def _forbidden_names_in(source: str, part, qualified_only: bool = False) -> list[str]:
+    """The forbidden bertlab functions and constants a cell names (as an attribute, a name or an
+    import), read from its source with `ast`. With `qualified_only` (a cell other than the
+    answer's, where the student's own names may be anything), only an attribute (``module.NAME``)
+    or an import from a forbidden module counts, and dynamic lookups do not."""
     if not part.forbidden:
         return []
     forbidden = _forbidden_names(part.forbidden, constants=part.is_value)
@@ -257,19 +268,35 @@ def _forbidden_names_in(source: str, part) -> list[str]:
         tree = ast.parse(_without_magics(source))
     except SyntaxError:
         return []  # the answer will fail to run; the recorded error says so
-    named = set()
+    named, loaded, defined = set(), set(), set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute):
             named.add(node.attr)
-        elif isinstance(node, ast.Name):
-            named.add(node.id)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+        elif isinstance(node, ast.Name) and not qualified_only:
+            (loaded if isinstance(node.ctx, ast.Load) else defined).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, ast.arg):
+            defined.add(node.arg)
+        elif isinstance(node, ast.ImportFrom) and qualified_only:
+            module = node.module or ""
+            if any(module == dotted or f"{module}.{alias.name}" == dotted
+                   for dotted in part.forbidden for alias in node.names):
+                named.update(alias.name for alias in node.names)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)) and not qualified_only:
             named.update(alias.name.rpartition(".")[2] for alias in node.names)
             named.add((getattr(node, "module", None) or "").partition(".")[0])
+    named |= loaded - defined  # a function of the student's own may share a forbidden name
     found = {forbidden[name] for name in named if name in forbidden}
-    if part.is_value:
+    if part.is_value and not qualified_only:
         found |= {f"{name} (a dynamic lookup)" for name in named & set(_DYNAMIC_LOOKUPS)}
     return sorted(found)
+
+
+def _editable_sources(nb: NotebookNode) -> list[str]:
+    """The sources of the code cells a student can edit (answer cells and cells they added)."""
+    return [cell.source for cell in nb.cells if cell.cell_type == "code"
+            and not cell.get("metadata", {}).get("nbgrader", {}).get("locked", False)]
 
 
 def _forbidden_names(forbidden: tuple[str, ...], constants: bool) -> dict[str, str]:
@@ -292,13 +319,11 @@ def _forbidden_names(forbidden: tuple[str, ...], constants: bool) -> dict[str, s
 
 def _grader_names_in(nb: NotebookNode) -> list[str]:
     """A problem for every part when a cell the student can edit names the grader's hand-over."""
-    for cell in nb.cells:
-        editable = not cell.get("metadata", {}).get("nbgrader", {}).get("locked", False)
-        if cell.cell_type == "code" and editable:
-            found = [name for name in GRADER_NAMES if name in cell.source]
-            if found:
-                return [f"a cell of this notebook reaches into the grader ({', '.join(found)}); "
-                        "every part fails. Ask your instructor if this is a mistake."]
+    for source in _editable_sources(nb):
+        found = [name for name in GRADER_NAMES if name in source]
+        if found:
+            return [f"a cell of this notebook reaches into the grader ({', '.join(found)}); "
+                    "every part fails. Ask your instructor if this is a mistake."]
     return []
 
 

@@ -28,9 +28,9 @@ if "google.colab" in sys.modules:  # Colab: install bertlab; elsewhere do nothin
 # Four review-sentiment classifiers, **A** to **D**, were fine-tuned from the same model by
 # recipes you are not told. Any of them may be healthy, overfit, broken, or something the
 # evidence cannot settle; two of your four may well share a verdict. You get each model's
-# accuracy on its own training data and its predictions on 200 held-out reviews it never saw. You
-# compute the evidence, set the thresholds yourself from the book's experiment, apply the
-# chapter's rules, and decide, including where two signals disagree.
+# accuracy on its own training data and its predictions on 100 held-out reviews (50 of each
+# label) it never saw. You compute the evidence, set the thresholds yourself from the book's
+# experiment, apply the chapter's rules, and decide, including where two signals disagree.
 #
 # | part | what you do | where it is defined | points |
 # |---|---|---|---|
@@ -46,9 +46,10 @@ if "google.colab" in sys.modules:  # Colab: install bertlab; elsewhere do nothin
 # exactly on a threshold, your other models), compared with bertlab's measurement outside your
 # notebook. Parts 2 and 4 are judged only then: Part 2 against the experiment's tables, Part 4
 # against the evidence measured on *your* models, with *your* thresholds, so a mistake in one
-# part does not cost another. What costs points: a
-# wrong result, an answer that raises, and calling `bertlab.diagnosis` in Parts 1 and 3, whose
-# point is to write it yourself. What does not: printing, warnings or anything else on stderr.
+# part does not cost another. What costs points: a wrong result, an answer that raises,
+# calling `bertlab.diagnosis` in Parts 1 and 3, whose point is to write it yourself, taking
+# Part 2's thresholds from bertlab, and having bertlab decide Part 4 (`diagnose`, `decide`).
+# What does not: printing, warnings or anything else on stderr.
 #
 # **Your models** come from your course key (`BERTLAB_COURSE_KEY`, which your instructor sets or
 # sends you: in Colab run `%env BERTLAB_COURSE_KEY=<your key>` in a new cell above this one).
@@ -62,7 +63,7 @@ from bertlab.course.assignments.detect_overfit import (THRESHOLD_KEYS, VERDICTS,
                                                        held_out, probabilities, reference_models)
 
 models = course.my_models(course.current_key())     # {"A": CourseModel(letter, lm, train_accuracy)}
-HELD_OUT = held_out()                                # 200 reviews none of the models saw
+HELD_OUT = held_out()                                # 100 reviews none of the models saw
 labels = torch.tensor(HELD_OUT.label.to_numpy())                               # [N]
 probs = {letter: probabilities(m.lm) for letter, m in models.items()}          # [N, C] each
 train_accuracy = {letter: m.train_accuracy for letter, m in models.items()}
@@ -111,9 +112,9 @@ course.check("held_out_evidence", held_out_evidence)
 #
 # The chapter's rules (Part 3) need four thresholds. The book's experiment trained five recipes
 # with several seeds; the table below holds its models of seeds 0 and 1 (the *rule seeds*), each
-# measured on the same 200 held-out reviews: `skill` is `(accuracy - chance) / (1 - chance)` (0
-# for always answering the most common label, 1 for perfect) and `accuracy_gap` is training
-# accuracy minus held-out accuracy. Every rule fires **at or above** its threshold. Choose each
+# measured on the whole test split (200 reviews, your 100 among them): `skill` is
+# `(accuracy - chance) / (1 - chance)` (0 for always answering the most common label, 1 for
+# perfect) and `accuracy_gap` is training accuracy minus held-out accuracy. Every rule fires **at or above** its threshold. Choose each
 # threshold so that it separates the table's models as its rule intends:
 #
 # * `collapse` (top prediction share): catches `high-lr`, passes every other recipe;
@@ -124,7 +125,8 @@ course.check("held_out_evidence", held_out_evidence)
 #
 # Where several values separate, pick one you can defend (Part 5 asks you to). Set
 # `THRESHOLDS = {"collapse": ..., "skill": ..., "accuracy_gap": ..., "confidence_gap": ...}`,
-# from the table (copying `bertlab.diagnosis`'s own constants does not count).
+# from the table: a notebook that takes them from bertlab (`bertlab.diagnosis`'s constants, or
+# this assignment's `threshold_ranges`, in any cell) loses this part.
 #
 # *Checked when grading:* each threshold lies above every value its rule must pass and at most
 # the lowest value it must catch, in the experiment's tables as they are then.
@@ -200,15 +202,15 @@ course.check("verdict", verdict)
 #
 # Look at your four models' evidence side by side: the cell below prints it as bertlab measures
 # it (`bertlab.diagnosis.classifier_evidence`'s definitions, which your Part 1 function must
-# match), so that a slip in Part 1 does not cost you here. Decide a verdict for each, by the rules with your thresholds, and find the models on
-# which the **two overfit signals disagree**: exactly one of them (the train − held-out accuracy
-# gap, the confidence gap) is at or above its threshold. Set `ANSWERS = {"A": ..., "B": ...,
-# "C": ..., "D": ...}` (each one of `VERDICTS`) and `DISAGREE` to the list of those letters.
+# match), so that a slip in Part 1 does not cost you here. Decide a verdict for each, by the
+# rules with your thresholds, and find the models on which the **two overfit signals disagree**:
+# exactly one of them (the train − held-out accuracy gap, the confidence gap) is at or above its
+# threshold. Set `ANSWERS = {"A": ..., "B": ..., "C": ..., "D": ...}` (each one of `VERDICTS`)
+# and `DISAGREE` to the list of those letters.
 #
 # *Checked when grading:* against the evidence bertlab measures on your models with your own
 # thresholds (right or wrong: Part 2 is graded there; the chapter's only if yours are not four
-# numbers); where a deciding number is within 0.01 of a threshold, either side
-# counts as right.
+# numbers); where a deciding number is within 0.01 of a threshold, either side counts as right.
 
 # %%
 table = evidence_table(models)   # bertlab's held-out evidence of each model, and the gap and skill

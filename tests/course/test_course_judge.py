@@ -68,6 +68,34 @@ def test_answer_cells_are_read_for_forbidden_names_but_thresholds_stay_usable():
     assert judge._forbidden_names_in("T = getattr(x, 'y')", thresholds)
 
 
+def test_a_value_computed_in_another_cell_is_caught_but_the_students_own_names_are_not():
+    thresholds = PARTS["thresholds"]
+    ranges = ("from bertlab.course.assignments.detect_overfit import threshold_ranges\n"
+              "R = threshold_ranges()")
+    assert judge._forbidden_names_in("T = threshold_ranges()", thresholds)
+    assert judge._forbidden_names_in(ranges, thresholds, qualified_only=True)
+    assert judge._forbidden_names_in("from bertlab import diagnosis\nC = diagnosis.LEARNT_SKILL",
+                                     thresholds, qualified_only=True)
+    own = ("from bertlab.course.assignments.detect_overfit import VERDICTS\n"
+           "def decide(evidence):\n    return VERDICTS[0]\nMETRICS = [decide({})]")
+    assert not judge._forbidden_names_in(own, thresholds, qualified_only=True)
+    assert not judge._forbidden_names_in("x = getattr(row, 'cls_share')", thresholds,
+                                         qualified_only=True)
+
+
+def test_part_4_may_not_have_bertlab_decide_but_may_name_its_own_helper_decide():
+    your_models = PARTS["your_models"]
+    diagnosed = ("from bertlab.diagnosis import diagnose\n"
+                 "ANSWERS = {l: diagnose(m.lm).verdict for l, m in models.items()}")
+    assert judge._forbidden_names_in(diagnosed, your_models)
+    assert judge._forbidden_names_in("ANSWERS = {l: detect_overfit.decide(e, t, T) for l in 'AB'}",
+                                     your_models)
+    own = "def decide(row):\n    return verdict(row, 1.0, THRESHOLDS)\nANSWERS = {'A': decide({})}"
+    assert not judge._forbidden_names_in(own, your_models)
+    assert not judge._forbidden_names_in("ok = all(v in VERDICTS for v in ANSWERS.values())",
+                                         your_models)
+
+
 def test_a_notebook_reaching_into_the_grader_fails_every_part():
     nb = new_notebook(cells=[new_code_cell("open(os.environ['BERTLAB_GRADING_DIR'] + '/record.jsonl')")])
     assert judge._grader_names_in(nb)

@@ -257,8 +257,10 @@ def _once(lm, what: str, measure):
 class Thresholds(Part):
     name, title = "thresholds", "Part 2, THRESHOLDS"
     is_value = True
-    #: The point is to read them off the table, not to copy the chapter's constants.
-    forbidden = ("bertlab.diagnosis",)
+    #: The point is to read them off the table, not to copy the chapter's constants or take the
+    #: grader's own ranges.
+    forbidden = ("bertlab.diagnosis", f"{__name__}.threshold_ranges",
+                 f"{__name__}.chapter_thresholds")
 
     def visible(self, context):
         return [Case("v1", {}, True, "the thresholds' names and numbers")]
@@ -399,6 +401,9 @@ class YourModels(Part):
 
     name, title = "your_models", "Part 4, your models"
     is_value = True
+    #: The point is to decide, with the rules written in Part 3: not to have bertlab decide.
+    forbidden = ("bertlab.diagnosis.diagnose", "bertlab.diagnosis.decide", f"{__name__}.decide",
+                 f"{__name__}._decide_with")
 
     def visible(self, context):
         return [Case("v1", {}, True, "one verdict per model, disagreements among your letters")]
