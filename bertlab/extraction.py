@@ -358,7 +358,7 @@ def _encode_corpus(lm: LoadedModel, texts: list[str], pairs: list[str] | None,
              f"so it was truncated to {limit} tokens ({len(too_long)} text(s) truncated: "
              f"{', '.join(f'texts[{i}]' for i in too_long[:5])}{' ...' if len(too_long) > 5 else ''}).")
         encoding = tokenizer(texts, pairs, truncation=True, max_length=limit, verbose=False)
-    _warn_if_mostly_unknown(lm, texts, encoding["input_ids"])
+    _warn_if_mostly_unknown(lm, texts, pairs, encoding["input_ids"])
     types = encoding.get("token_type_ids")
     segments = _segments(lm, encoding, pairs is not None)
     return _EncodedCorpus(ids=encoding["input_ids"], segments=segments, token_types=types)
@@ -387,7 +387,8 @@ def _segments(lm: LoadedModel, encoding, is_pair: bool) -> list[list[int]]:
     return segments
 
 
-def _warn_if_mostly_unknown(lm: LoadedModel, texts: list[str], ids: list[list[int]]) -> None:
+def _warn_if_mostly_unknown(lm: LoadedModel, texts: list[str], pairs: list[str] | None,
+                            ids: list[list[int]]) -> None:
     unknown_id = lm.tokenizer.unk_token_id
     if unknown_id is None:
         return
@@ -399,8 +400,11 @@ def _warn_if_mostly_unknown(lm: LoadedModel, texts: list[str], ids: list[list[in
     flagged = [i for i, share in enumerate(shares) if share > UNKNOWN_WARNING_SHARE]
     if flagged:
         worst = max(flagged, key=shares.__getitem__)
+        named = f"texts[{worst}] ({texts[worst][:30]!r})"
+        if pairs is not None:                  # the unknown pieces may be in either sentence
+            named = f"{named} with pairs[{worst}] ({pairs[worst][:30]!r})"
         warn(f"{len(flagged)} of {len(texts)} text(s) are more than {UNKNOWN_WARNING_SHARE:.0%} "
-             f"[UNK] for {lm.name}'s tokenizer: texts[{worst}] ({texts[worst][:30]!r}) is "
+             f"[UNK] for {lm.name}'s tokenizer: {named} is "
              f"{shares[worst]:.0%} [UNK]. The tokenizer does not know these characters, so the "
              "numbers describe its gaps, not the text. Use a model with a tokenizer made for "
              "this language or script (e.g. a Japanese BERT for Japanese).")

@@ -87,6 +87,8 @@ def test_unk_is_content_not_special(lm, text):
 def test_a_text_with_many_unknown_tokens_warns_with_the_share_and_the_fix(lm):
     with pytest.warns(bertlab.BertlabWarning, match=r"(?s)\[UNK\].*texts\[1\].*tokenizer made for"):
         bertlab.corpus_scores(lm, ["A plain English sentence.", SEED_JAPANESE], progress=False)
+    with pytest.warns(bertlab.BertlabWarning, match=r"texts\[0\] \('The dog.*with pairs\[0\] \('犬が"):
+        bertlab.extract(lm, "The dog chased the cat.", SEED_JAPANESE)   # the pair names both
     with warnings.catch_warnings():
         warnings.simplefilter("error", bertlab.BertlabWarning)
         bertlab.corpus_scores(lm, TEXTS, progress=False)          # English: no warning
