@@ -85,8 +85,10 @@ def plot_profile(table: pd.DataFrame, metrics: Sequence[str] = PROFILE_METRICS, 
     ax.set_xticks(list(layers))
     ax.set_xlabel(LAYER_AXIS_TEXT.get(language))
     units = sorted({_unit(m, language) for m in metrics})
+    # In Japanese a share needs no unit: the name of each curve says 割合 already.
+    shown = len(units) == 1 and not (language == "ja" and units[0] == "割合")
     ax.set_ylabel(_PROFILE_AXIS[spread].get(language)
-                  + (f"{_UNIT_SEPARATOR[language]}{units[0]}" if len(units) == 1 else ""))
+                  + (f"{_UNIT_SEPARATOR[language]}{units[0]}" if shown else ""))
     legend_outside(ax)
     ax.figure.tight_layout()
     return ax
