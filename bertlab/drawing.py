@@ -26,7 +26,8 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from .errors import InputError
 from .extraction import Attention, extract  # noqa: F401  (extract is used by the doctest above)
 from .fonts import JAPANESE_FONT, use_japanese_font
-from .labels import HEAD_AXIS, LAYER_AXIS, head_label, metric_label, metric_name, tick_labels
+from .i18n import HEAD_AXIS_TEXT, LAYER_AXIS_TEXT, Text
+from .labels import head_label, metric_label, metric_name, tick_labels
 from .loading import load  # noqa: F401
 from .metrics import layer_means, score  # noqa: F401
 
@@ -45,9 +46,10 @@ _FIRST_CJK = 0x2E80
 
 
 def plot_heatmap(table: pd.DataFrame, metric: str, *, ax: plt.Axes | None = None,
-                 vmin: float | None = None, vmax: float | None = None, cmap: str = "viridis"
-                 ) -> plt.Axes:
-    """A layer × head grid of one metric of a `score`/`corpus_scores` table, lowest layer at the bottom."""
+                 vmin: float | None = None, vmax: float | None = None, cmap: str = "viridis",
+                 language: str = "en") -> plt.Axes:
+    """A layer × head grid of one metric of a `score`/`corpus_scores` table, lowest layer at the
+    bottom; its labels in `language` (``"ja"``: the Japanese edition, `bertlab.i18n.show_figure`)."""
     _check_table(table, [metric])
     grid = table.pivot(index="layer", columns="head", values=metric)  # [layer, head]
     if metric_name(metric).unit == "fraction":
@@ -56,17 +58,18 @@ def plot_heatmap(table: pd.DataFrame, metric: str, *, ax: plt.Axes | None = None
     image = ax.imshow(grid.to_numpy(), origin="lower", aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax)
     ax.set_xticks(range(grid.shape[1]), tick_labels(grid.columns))
     ax.set_yticks(range(grid.shape[0]), tick_labels(grid.index))
-    ax.set_xlabel(HEAD_AXIS)
-    ax.set_ylabel(LAYER_AXIS)
-    ax.set_title(metric_label(metric, unit=False))
-    ax.figure.colorbar(image, ax=ax, label=metric_name(metric).unit)
+    ax.set_xlabel(HEAD_AXIS_TEXT.get(language))
+    ax.set_ylabel(LAYER_AXIS_TEXT.get(language))
+    ax.set_title(metric_label(metric, unit=False, language=language))
+    ax.figure.colorbar(image, ax=ax, label=_unit(metric, language))
     ax.figure.tight_layout()
     return ax
 
 
 def plot_profile(table: pd.DataFrame, metrics: Sequence[str] = PROFILE_METRICS, *,
-                 ax: plt.Axes | None = None, spread: bool = True) -> plt.Axes:
-    """One curve per metric: its mean over heads in each layer, with the range over heads shaded."""
+                 ax: plt.Axes | None = None, spread: bool = True, language: str = "en") -> plt.Axes:
+    """One curve per metric: its mean over heads in each layer, with the range over heads shaded;
+    its labels in `language`."""
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     _check_table(table, metrics)
     means = layer_means(table)
@@ -74,15 +77,18 @@ def plot_profile(table: pd.DataFrame, metrics: Sequence[str] = PROFILE_METRICS, 
     ax = ax or plt.subplots(figsize=(7, 3.5))[1]
     layers = means["layer"] + 1
     for metric in metrics:
-        line, = ax.plot(layers, means[metric], marker="o", label=metric_label(metric, unit=False))
+        line, = ax.plot(layers, means[metric], marker="o",
+                        label=metric_label(metric, unit=False, language=language))
         if spread:
             ax.fill_between(layers, by_layer.min()[metric], by_layer.max()[metric],
                             color=line.get_color(), alpha=0.12, linewidth=0)
     ax.set_xticks(list(layers))
-    ax.set_xlabel(LAYER_AXIS)
-    units = sorted({metric_name(m).unit for m in metrics})
-    ax.set_ylabel("mean over heads" + (" (band: min–max)" if spread else "")
-                  + (f", {units[0]}" if len(units) == 1 else ""))
+    ax.set_xlabel(LAYER_AXIS_TEXT.get(language))
+    units = sorted({_unit(m, language) for m in metrics})
+    # In Japanese a share needs no unit: the name of each curve says 割合 already.
+    shown = len(units) == 1 and not (language == "ja" and units[0] == "割合")
+    ax.set_ylabel(_PROFILE_AXIS[spread].get(language)
+                  + (f"{_UNIT_SEPARATOR[language]}{units[0]}" if shown else ""))
     legend_outside(ax)
     ax.figure.tight_layout()
     return ax
@@ -132,6 +138,22 @@ def plot_attention(att: Attention, layers: Sequence[int], heads: Sequence[int] |
     fig.colorbar(image, ax=grid, shrink=min(1.0, 3.0 / n_rows), aspect=30,
                  label="attention weight (fraction)")
     return drawn
+
+
+#: The y axis of `plot_profile`, with and without the band; the unit follows the separator.
+_PROFILE_AXIS = {True: Text(en="mean over heads (band: min–max)",
+                            ja="ヘッドの平均（帯：最小〜最大）"),
+                 False: Text(en="mean over heads", ja="ヘッドの平均")}
+_UNIT_SEPARATOR = {"en": ", ", "ja": "、"}
+
+
+def _unit(metric: str, language: str) -> str:
+    """The unit of `metric` in `language` (a fraction is 割合 in Japanese)."""
+    if language == "ja":
+        unit = metric_label(metric, language="ja").removeprefix(
+            metric_label(metric, unit=False, language="ja"))
+        return unit.removeprefix("（").removesuffix("）") or "割合"
+    return metric_name(metric).unit
 
 
 def legend_outside(ax: plt.Axes, **kwargs) -> None:

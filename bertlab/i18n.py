@@ -51,10 +51,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .errors import InputError
-from .labels import HEAD_AXIS, LAYER_AXIS, head_label, layer_label, metric_label
+from .labels import HEAD_AXIS, LAYER_AXIS, head_label, layer_label, layers_label, metric_label
 
 __all__ = ["LANGUAGES", "Text", "say", "show_table", "show_figure", "book_editions",
-           "reader_language", "edition_tag", "only_block", "layer_text", "head_text", "metric_text",
+           "reader_language", "edition_tag", "only_block", "layer_text", "head_text",
+           "layers_text", "metric_text",
            "LAYER_AXIS_TEXT", "HEAD_AXIS_TEXT", "EDITIONS_VARIABLE", "LANGUAGE_VARIABLE"]
 
 #: The book's languages, the source language first.
@@ -171,6 +172,25 @@ def head_text(layer: int, head: int) -> Text:
     """A 0-based (layer, head) as a reader counts it: ``第 1 層のヘッド 3``."""
     english = head_label(layer, head)
     return Text(en=english, ja=f"{layer_text(layer).ja}のヘッド {english.rsplit(' ', 1)[1]}")
+
+
+def layers_text(layers: Iterable[int], n_layers: int | None = None) -> Text:
+    """Several 0-based layers as a reader counts them, in both languages
+    (`bertlab.labels.layers_label`).
+
+    >>> layers_text([4, 5], n_layers=6).ja, layers_text([0, 2]).ja
+    ('第 5〜6 層（6 層中）', '第 1・3 層')
+    """
+    layers = list(layers)
+    english = layers_label(layers, n_layers)
+    shown = sorted({layer + 1 for layer in layers})
+    if len(shown) == 1:
+        words = str(shown[0])
+    elif shown == list(range(shown[0], shown[-1] + 1)):
+        words = f"{shown[0]}〜{shown[-1]}"
+    else:
+        words = "・".join(map(str, shown))
+    return Text(en=english, ja=f"第 {words} 層" + (f"（{n_layers} 層中）" if n_layers is not None else ""))
 
 
 def metric_text(column: str, *, unit: bool = True) -> Text:

@@ -65,6 +65,21 @@ def test_profile_legend_sits_outside_the_data_and_the_unit_is_on_the_axis(att):
     assert ax.get_ylabel().endswith("fraction")
 
 
+def test_heatmap_and_profile_in_japanese_name_the_same_metrics_and_units(att):
+    table = bertlab.score(att)
+    ax = bertlab.plot_heatmap(table, "entropy", language="ja")
+    assert (ax.get_ylabel(), ax.get_xlabel()) == ("層（1 = 最下層）", "ヘッド（1 = 最初）")
+    assert ax.get_title() == "エントロピー" and ax.figure.axes[-1].get_ylabel() == "ナット"
+    shares = bertlab.plot_profile(table, ["cls_share", "sep_share"], language="ja")
+    assert [t.get_text() for t in shares.get_legend().get_texts()] == [
+        "[CLS] へのアテンションの割合", "[SEP] へのアテンションの割合"]
+    assert shares.get_ylabel() == "ヘッドの平均（帯：最小〜最大）"   # a share needs no unit here
+    nats = bertlab.plot_profile(table, ["entropy"], spread=False, language="ja")
+    assert nats.get_ylabel() == "ヘッドの平均、ナット"
+    assert bertlab.plot_profile(table, ["entropy"], spread=False).get_ylabel() == (
+        "mean over heads, nats")
+
+
 def test_plot_errors_name_the_known_metrics(att):
     with pytest.raises(bertlab.InputError, match="cls_share"):
         bertlab.plot_heatmap(bertlab.score(att), "cls_shar")
