@@ -281,11 +281,11 @@ class ClaimCheck:
 
     def to_text(self) -> Text:
         """`to_markdown` in the book's languages (a `bertlab.i18n.Text`: ``say(check.to_text())``
-        shows it in each edition). The measured texts themselves (statement, conditions) are the
-        checks' English."""
+        shows it in each edition). The checks' own texts (statement, conditions) stay English; the
+        Japanese quotes the statement as such."""
         line = Text(en="- {text}", ja="- {text}")
         lines = [Text(en="**{claim} {verdict}** ({aspect}): {statement}",
-                      ja="**{claim} {verdict}**（{aspect}）：{statement}").format(
+                      ja="**{claim} {verdict}**（{aspect}）：「{statement}」").format(
             claim=self.claim, verdict=VERDICT_NAMES[self.verdict],
             aspect=aspect_name(self.aspect), statement=self.statement), Text(en="", ja="")]
         if self.untestable:
