@@ -117,10 +117,19 @@ class Condition:
     def with_threshold(self, threshold: float) -> Condition:
         return replace(self, threshold=threshold)
 
-    def __str__(self) -> str:
-        mark = {True: "✓", False: "✗", None: "?"}[self.met]
+    @property
+    def mark(self) -> str:
+        """✓ met, ✗ not met, ? undecided."""
+        return {True: "✓", False: "✗", None: "?"}[self.met]
+
+    @property
+    def reading(self) -> str:
+        """The value, its interval and the comparison: ``0.437 [0.435, 0.440] < 0.95``."""
         interval = "" if self.low == self.high else f" [{self.low:.3f}, {self.high:.3f}]"
-        return f"{mark} {self.text}: {self.value:.3f}{interval} {self.op} {self.threshold:g}"
+        return f"{self.value:.3f}{interval} {self.op} {self.threshold:g}"
+
+    def __str__(self) -> str:
+        return f"{self.mark} {self.text}: {self.reading}"
 
 
 def condition(text: str, estimate: Estimate, op: str, threshold: float) -> Condition:
@@ -215,13 +224,13 @@ class ClaimCheck:
     def reason_text(self) -> Text:
         """`reason` in the book's languages (a `bertlab.i18n.Text`, for `bertlab.i18n.say`)."""
         if self.untestable:
-            return Text(en="not testable: {why}", ja="検証不能：{why}").format(
+            return Text(en="not testable: {why}", ja="検証不能：「{why}」").format(
                 why=_short(self.untestable))
         failed = [p for p in self.premises if p.met is not True]
         if failed:
-            premise = (Text(en="premise not met: {text}", ja="前提が満たされない：{text}")
+            premise = (Text(en="premise not met: {text}", ja="前提が満たされない：「{text}」")
                        if failed[0].met is False
-                       else Text(en="premise undecided: {text}", ja="前提が判定保留：{text}"))
+                       else Text(en="premise undecided: {text}", ja="前提が判定保留：「{text}」"))
             return premise.format(text=_short(failed[0].text))
         met, total = sum(c.met is True for c in self.conditions), len(self.conditions)
         verdict = self.verdict
@@ -230,14 +239,14 @@ class ClaimCheck:
                 total=total)
         if verdict == "undecided":
             return Text(en="{met} of {total} met; undecided: {text}",
-                        ja="条件 {total} 個のうち {met} 個を満たす。判定保留：{text}").format(
+                        ja="条件 {total} 個のうち {met} 個を満たす。判定保留：「{text}」").format(
                 met=met, total=total, text=_short(next(c.text for c in self.conditions
                                                        if c.met is None)))
         if verdict == "holds in part":
             return Text(en="{met} of {total} met, e.g. {text}",
-                        ja="条件 {total} 個のうち {met} 個を満たす。例：{text}").format(
+                        ja="条件 {total} 個のうち {met} 個を満たす。例：「{text}」").format(
                 met=met, total=total, text=_short(self.part[0]))
-        return Text(en="none met, e.g. {text}", ja="どの条件も満たさない。例：{text}").format(
+        return Text(en="none met, e.g. {text}", ja="どの条件も満たさない。例：「{text}」").format(
             text=_short(self.conditions[0].text))
 
     @property
@@ -281,21 +290,21 @@ class ClaimCheck:
 
     def to_text(self) -> Text:
         """`to_markdown` in the book's languages (a `bertlab.i18n.Text`: ``say(check.to_text())``
-        shows it in each edition). The checks' own texts (statement, conditions) stay English; the
-        Japanese quotes the statement as such."""
-        line = Text(en="- {text}", ja="- {text}")
+        shows it in each edition). The checks' own texts (statement, conditions) stay English:
+        the Japanese quotes them, 「…」."""
+        line = Text(en="- {mark} {text}: {reading}", ja="- {mark} 「{text}」：{reading}")
         lines = [Text(en="**{claim} {verdict}** ({aspect}): {statement}",
                       ja="**{claim} {verdict}**（{aspect}）：「{statement}」").format(
             claim=self.claim, verdict=VERDICT_NAMES[self.verdict],
             aspect=aspect_name(self.aspect), statement=self.statement), Text(en="", ja="")]
         if self.untestable:
             lines.append(Text(en="- not testable here: {why}",
-                              ja="- このモデルでは検証できません：{why}").format(why=self.untestable))
-        lines += [Text(en="- premise: {premise}", ja="- 前提：{premise}").format(premise=str(p))
-                  for p in self.premises]
-        lines += [line.format(text=str(c)) for c in self.conditions]
+                              ja="- このモデルでは検証できません：「{why}」").format(why=self.untestable))
+        premise = Text(en="- premise: {mark} {text}: {reading}", ja="- 前提：{mark} 「{text}」：{reading}")
+        lines += [premise.format(mark=p.mark, text=p.text, reading=p.reading) for p in self.premises]
+        lines += [line.format(mark=c.mark, text=c.text, reading=c.reading) for c in self.conditions]
         lines += [Text(en="- *illustration (decides nothing):* {text}",
-                       ja="- **例示（判定には使いません）：** {text}").format(text=text)
+                       ja="- **例示（判定には使いません）：** 「{text}」").format(text=text)
                   for text in self.illustrations]
         for flip in self.fragile:
             lines.append(Text(
