@@ -187,8 +187,10 @@ LATIN_RUN = re.compile(rf"{LATIN_WORD}(?:[\s,;:.!?]+{LATIN_WORD})*")
 MOST_WORDS_IN_A_ROW = 4
 # What a Japanese paragraph may keep in Latin script: code, maths, links to other pages (their
 # text is that page's title, checked on that page), and whatever is quoted or in parentheses
-# (the English term at first use, a quotation).
-ALLOWED_ELEMENTS = "code, pre, kbd, .math, a.reference.internal, a.bertlab-language-switch"
+# (the English term at first use, a quotation), and the bibliography's entries (papers keep
+# their titles).
+ALLOWED_ELEMENTS = ("code, pre, kbd, .math, a.reference.internal, a.bertlab-language-switch, "
+                    "div.citation")
 ALLOWED_SPANS = re.compile(r"（[^（）]*）|\([^()]*\)|「[^「」]*」|『[^『』]*』|“[^”]*”|\"[^\"]*\"")
 
 
