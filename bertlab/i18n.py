@@ -51,10 +51,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .errors import InputError
-from .labels import HEAD_AXIS, LAYER_AXIS, head_label, layer_label
+from .labels import HEAD_AXIS, LAYER_AXIS, head_label, layer_label, metric_label
 
 __all__ = ["LANGUAGES", "Text", "say", "show_table", "show_figure", "book_editions",
-           "reader_language", "edition_tag", "only_block", "layer_text", "head_text",
+           "reader_language", "edition_tag", "only_block", "layer_text", "head_text", "metric_text",
            "LAYER_AXIS_TEXT", "HEAD_AXIS_TEXT", "EDITIONS_VARIABLE", "LANGUAGE_VARIABLE"]
 
 #: The book's languages, the source language first.
@@ -171,6 +171,17 @@ def head_text(layer: int, head: int) -> Text:
     """A 0-based (layer, head) as a reader counts it: ``第 1 層のヘッド 3``."""
     english = head_label(layer, head)
     return Text(en=english, ja=f"{layer_text(layer).ja}のヘッド {english.rsplit(' ', 1)[1]}")
+
+
+def metric_text(column: str, *, unit: bool = True) -> Text:
+    """A metric column's human name (and unit) in both languages (`bertlab.labels.metric_label`),
+    for axes, legends and headers.
+
+    >>> metric_text("entropy").ja
+    'エントロピー（ナット）'
+    """
+    return Text(en=_escaped(metric_label(column, unit=unit)),
+                ja=_escaped(metric_label(column, unit=unit, language="ja")))
 
 
 def book_editions() -> tuple[str, ...]:

@@ -72,3 +72,26 @@ def test_reader_table_counts_from_one_and_leaves_the_input_alone():
     assert table["layer"].tolist() == [0, 0, 1] and "entropy" in table.columns
     by_layer = labels.reader_table(table.groupby("layer")[["entropy"]].mean())
     assert by_layer.index.tolist() == [1, 2]
+
+
+def test_every_metric_has_a_japanese_name_for_the_japanese_edition():
+    for column, name in labels.METRIC_NAMES.items():
+        assert name.ja and not name.ja.isascii(), f"{column}: no Japanese name ({name.ja!r})"
+    assert labels.metric_label("entropy", language="ja") == "エントロピー（ナット）"
+    assert labels.metric_label("cls_share", language="ja") == "[CLS] へのアテンションの割合"  # no unit
+    assert labels.metric_label("norm_cls_share", language="ja", unit=False) == \
+        "[CLS] へのアテンションの割合（ノルムで測定）"
+    assert labels.metric_label("cls_relative_change", language="ja").endswith("（‖Δh‖ / ‖h‖）")
+    with pytest.raises(bertlab.InputError, match="'en' and 'ja'"):
+        labels.metric_label("entropy", language="fr")
+
+
+def test_a_reader_table_in_japanese_names_layers_heads_and_metrics_in_japanese():
+    table = pd.DataFrame({"layer": [0, 1], "head": [2, 3], "entropy": [0.5, 0.7], "note": ["a", "b"]})
+    shown = labels.reader_table(table, language="ja")
+    assert shown.columns.tolist() == ["層", "ヘッド", "エントロピー（ナット）", "note"]
+    assert shown["層"].tolist() == [1, 2] and shown["ヘッド"].tolist() == [3, 4]
+    assert table.columns.tolist() == ["layer", "head", "entropy", "note"]     # the input unchanged
+    by_layer = labels.reader_table(table.set_index("layer")[["entropy"]], language="ja")
+    assert by_layer.index.name == "層" and by_layer.index.tolist() == [1, 2]
+    assert labels.reader_table(table).columns.tolist()[:2] == ["layer", "head"]  # English as before
