@@ -51,11 +51,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .errors import InputError
-from .labels import HEAD_AXIS, LAYER_AXIS, head_label, layer_label, metric_label
+from .labels import HEAD_AXIS, LAYER_AXIS, head_label, layer_label, layers_label, metric_label
 
 __all__ = ["LANGUAGES", "Text", "say", "show_table", "show_figure", "book_editions",
            "reader_language", "edition_tag", "only_block", "layer_text", "head_text", "metric_text",
-           "LAYER_AXIS_TEXT", "HEAD_AXIS_TEXT", "EDITIONS_VARIABLE", "LANGUAGE_VARIABLE"]
+           "LAYER_AXIS_TEXT", "HEAD_AXIS_TEXT", "EDITIONS_VARIABLE", "LANGUAGE_VARIABLE",
+           "layers_text", "english_quoted"]
 
 #: The book's languages, the source language first.
 LANGUAGES = ("en", "ja")
@@ -182,6 +183,39 @@ def metric_text(column: str, *, unit: bool = True) -> Text:
     """
     return Text(en=_escaped(metric_label(column, unit=unit)),
                 ja=_escaped(metric_label(column, unit=unit, language="ja")))
+
+
+def layers_text(layers: Iterable[int], n_layers: int | None = None) -> Text:
+    """Several 0-based layers as a reader counts them, in both languages
+    (`bertlab.labels.layers_label`).
+
+    >>> layers_text([4, 5], n_layers=6).ja, layers_text([0, 2]).ja
+    ('第 5〜6 層（全 6 層中）', '第 1・3 層')
+    """
+    layers = list(layers)
+    english = layers_label(layers, n_layers)          # checks the layers, too
+    shown = sorted({layer + 1 for layer in layers})
+    if len(shown) == 1:
+        japanese = f"第 {shown[0]} 層"
+    elif shown == list(range(shown[0], shown[-1] + 1)):
+        japanese = f"第 {shown[0]}〜{shown[-1]} 層"
+    else:
+        japanese = f"第 {'・'.join(map(str, shown))} 層"
+    if n_layers is not None:
+        japanese += f"（全 {n_layers} 層中）"
+    return Text(en=_escaped(english), ja=japanese)
+
+
+def english_quoted(english: str) -> Text:
+    """A sentence the package writes only in English (a claim's condition or reason, a diagnosis
+    reason) as a value for both languages: as it is in English, quoted in 「」 in Japanese, so
+    that a Japanese page shows it as a quotation beside its own explanation.
+
+    >>> english_quoted("all 3 conditions met").ja
+    '「all 3 conditions met」'
+    """
+    literal = _escaped(english)
+    return Text(en=literal, ja=f"「{literal}」")
 
 
 def book_editions() -> tuple[str, ...]:
