@@ -36,16 +36,25 @@ from .classification import checked_labelled, class_probabilities
 from .drift import DRIFT, DRIFT_METRICS, check_comparable
 from .errors import InputError, UnsupportedModelError
 from .extraction import check_corpus
+from .i18n import Text
 from .labels import layer_label
 from .loading import LoadedModel
 from .metrics import METRICS, layer_means, text_scores
 from .metrics import normalised_entropy as normalised_entropy_of
 from .reduction import Measurement, PassBatch, run_pass
 
-__all__ = ["diagnose", "decide", "Diagnosis", "VERDICTS", "SIGNAL_COLUMNS", "attention_signals",
+__all__ = ["diagnose", "decide", "Diagnosis", "VERDICTS", "VERDICT_NAMES", "SIGNAL_COLUMNS",
+           "attention_signals",
            "classifier_evidence", "class_probabilities", "normalised_entropy"]
 
 VERDICTS = ("healthy", "overfit", "degenerate", "inconclusive")
+#: Each verdict in the book's languages (bertlab.i18n), for the pages that show it.
+VERDICT_NAMES = {
+    "healthy": Text(en="healthy", ja="健全"),
+    "overfit": Text(en="overfit", ja="過学習"),
+    "degenerate": Text(en="degenerate", ja="壊れている"),
+    "inconclusive": Text(en="inconclusive", ja="判定できない"),
+}
 
 # --- Thresholds: where each number comes from --------------------------------------------------
 # Read off the "rule seeds" (seeds 0 and 1 of healthy, overfit, low-diversity, high-lr and
