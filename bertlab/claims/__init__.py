@@ -52,7 +52,8 @@ from .uncertainty import Estimate
 
 __all__ = ["Condition", "ClaimCheck", "VERDICTS", "PLAIN_VERDICTS", "THRESHOLD_MOVES",
            "verdict_of", "possible_verdicts", "overall_verdict", "record", "load_records", "records_dir", "condition",
-           "built_from_zoo_base", "zoo_base", "VERDICT_NAMES", "RECORD_SCRIPT_CLASS"]
+           "built_from_zoo_base", "zoo_base", "VERDICT_NAMES", "ASPECT_NAMES", "aspect_name",
+           "RECORD_SCRIPT_CLASS"]
 
 #: Every verdict a check can get.
 VERDICTS = ("holds", "holds in part", "does not hold", "undecided", "not testable")
@@ -63,6 +64,13 @@ VERDICT_NAMES = {
     "does not hold": Text(en="does not hold", ja="成り立たない"),
     "undecided": Text(en="undecided", ja="判定保留"),
     "not testable": Text(en="not testable", ja="検証不能"),
+}
+#: Each aspect a claim is tested from, in the book's languages.
+ASPECT_NAMES = {
+    "attention weights": Text(en="attention weights", ja="アテンションの重み"),
+    "pretrained profile": Text(en="pretrained profile", ja="事前学習済みモデルのプロファイル"),
+    "fine-tuned models": Text(en="fine-tuned models", ja="ファインチューニング済みモデル"),
+    "information flow": Text(en="information flow", ja="情報の流れ"),
 }
 #: The verdicts of decided conditions.
 PLAIN_VERDICTS = VERDICTS[:3]
@@ -132,6 +140,11 @@ def verdict_of(premises: tuple[Condition, ...], conditions: tuple[Condition, ...
     return next(iter(possible)) if len(possible) == 1 else "undecided"
 
 
+def aspect_name(aspect: str) -> Text:
+    """`aspect` in the book's languages (`ASPECT_NAMES`; an aspect not listed, as it is)."""
+    return ASPECT_NAMES.get(aspect) or Text(en="{aspect}", ja="{aspect}").format(aspect=aspect)
+
+
 def _short(text: str, most: int = 70) -> str:
     """`text` cut to `most` characters at a word boundary, with an ellipsis."""
     return text if len(text) <= most else text[:most].rsplit(" ", 1)[0] + " …"
@@ -196,22 +209,36 @@ class ClaimCheck:
     @property
     def reason(self) -> str:
         """One short line saying what decided the verdict (for the scorecard)."""
+        return self.reason_text.render("en")
+
+    @property
+    def reason_text(self) -> Text:
+        """`reason` in the book's languages (a `bertlab.i18n.Text`, for `bertlab.i18n.say`)."""
         if self.untestable:
-            return f"not testable: {_short(self.untestable)}"
+            return Text(en="not testable: {why}", ja="検証不能：{why}").format(
+                why=_short(self.untestable))
         failed = [p for p in self.premises if p.met is not True]
         if failed:
-            state = "not met" if failed[0].met is False else "undecided"
-            return f"premise {state}: {_short(failed[0].text)}"
-        met = sum(c.met is True for c in self.conditions)
-        counts = f"{met} of {len(self.conditions)} met"
+            premise = (Text(en="premise not met: {text}", ja="前提が満たされない：{text}")
+                       if failed[0].met is False
+                       else Text(en="premise undecided: {text}", ja="前提が判定保留：{text}"))
+            return premise.format(text=_short(failed[0].text))
+        met, total = sum(c.met is True for c in self.conditions), len(self.conditions)
         verdict = self.verdict
         if verdict == "holds":
-            return f"all {len(self.conditions)} conditions met"
+            return Text(en="all {total} conditions met", ja="条件 {total} 個をすべて満たす").format(
+                total=total)
         if verdict == "undecided":
-            return f"{counts}; undecided: {_short(next(c.text for c in self.conditions if c.met is None))}"
+            return Text(en="{met} of {total} met; undecided: {text}",
+                        ja="条件 {total} 個のうち {met} 個を満たす。判定保留：{text}").format(
+                met=met, total=total, text=_short(next(c.text for c in self.conditions
+                                                       if c.met is None)))
         if verdict == "holds in part":
-            return f"{counts}, e.g. {_short(self.part[0])}"
-        return f"none met, e.g. {_short(self.conditions[0].text)}"
+            return Text(en="{met} of {total} met, e.g. {text}",
+                        ja="条件 {total} 個のうち {met} 個を満たす。例：{text}").format(
+                met=met, total=total, text=_short(self.part[0]))
+        return Text(en="none met, e.g. {text}", ja="どの条件も満たさない。例：{text}").format(
+            text=_short(self.conditions[0].text))
 
     @property
     def part(self) -> tuple[str, ...]:
@@ -250,17 +277,35 @@ class ClaimCheck:
 
     def to_markdown(self) -> str:
         """A short Markdown block: the verdict in bold, then one line per premise and condition."""
-        lines = [f"**{self.claim} {self.verdict}** ({self.aspect}): {self.statement}", ""]
+        return self.to_text().render("en")
+
+    def to_text(self) -> Text:
+        """`to_markdown` in the book's languages (a `bertlab.i18n.Text`: ``say(check.to_text())``
+        shows it in each edition). The checks' own texts (statement, conditions) stay English; the
+        Japanese quotes the statement as such."""
+        line = Text(en="- {text}", ja="- {text}")
+        lines = [Text(en="**{claim} {verdict}** ({aspect}): {statement}",
+                      ja="**{claim} {verdict}**（{aspect}）：「{statement}」").format(
+            claim=self.claim, verdict=VERDICT_NAMES[self.verdict],
+            aspect=aspect_name(self.aspect), statement=self.statement), Text(en="", ja="")]
         if self.untestable:
-            lines.append(f"- not testable here: {self.untestable}")
-        lines += [f"- premise: {p}" for p in self.premises]
-        lines += [f"- {c}" for c in self.conditions]
-        lines += [f"- *illustration (decides nothing):* {text}" for text in self.illustrations]
+            lines.append(Text(en="- not testable here: {why}",
+                              ja="- このモデルでは検証できません：{why}").format(why=self.untestable))
+        lines += [Text(en="- premise: {premise}", ja="- 前提：{premise}").format(premise=str(p))
+                  for p in self.premises]
+        lines += [line.format(text=str(c)) for c in self.conditions]
+        lines += [Text(en="- *illustration (decides nothing):* {text}",
+                       ja="- **例示（判定には使いません）：** {text}").format(text=text)
+                  for text in self.illustrations]
         for flip in self.fragile:
-            lines.append(f"- *fragile:* with the threshold of “{flip['text']}” at "
-                         f"{flip['moved_to']:g} instead of {flip['threshold']:g}, the verdict "
-                         f"would be *{flip['verdict']}*")
-        return "\n".join(lines)
+            lines.append(Text(
+                en="- *fragile:* with the threshold of “{text}” at {moved_to:g} instead of "
+                   "{threshold:g}, the verdict would be *{verdict}*",
+                ja="- **脆い（fragile）：** 条件「{text}」のしきい値を {threshold:g} ではなく "
+                   "{moved_to:g} にすると、判定は「{verdict}」になります").format(
+                text=flip["text"], moved_to=flip["moved_to"], threshold=flip["threshold"],
+                verdict=VERDICT_NAMES[flip["verdict"]]))
+        return Text.join(lines, Text(en="\n", ja="\n"))
 
     @classmethod
     def from_dict(cls, data: dict) -> ClaimCheck:
