@@ -47,7 +47,7 @@ from pathlib import Path
 import torch
 
 from ..errors import InputError
-from ..i18n import Text, book_editions
+from ..i18n import Text, book_editions, english_quoted
 from .uncertainty import Estimate
 
 __all__ = ["Condition", "ClaimCheck", "VERDICTS", "PLAIN_VERDICTS", "THRESHOLD_MOVES",
@@ -216,13 +216,13 @@ class ClaimCheck:
         """`reason` in the book's languages (a `bertlab.i18n.Text`, for `bertlab.i18n.say`)."""
         if self.untestable:
             return Text(en="not testable: {why}", ja="検証不能：{why}").format(
-                why=_short(self.untestable))
+                why=english_quoted(_short(self.untestable)))
         failed = [p for p in self.premises if p.met is not True]
         if failed:
             premise = (Text(en="premise not met: {text}", ja="前提が満たされない：{text}")
                        if failed[0].met is False
                        else Text(en="premise undecided: {text}", ja="前提が判定保留：{text}"))
-            return premise.format(text=_short(failed[0].text))
+            return premise.format(text=english_quoted(_short(failed[0].text)))
         met, total = sum(c.met is True for c in self.conditions), len(self.conditions)
         verdict = self.verdict
         if verdict == "holds":
@@ -231,14 +231,14 @@ class ClaimCheck:
         if verdict == "undecided":
             return Text(en="{met} of {total} met; undecided: {text}",
                         ja="条件 {total} 個のうち {met} 個を満たす。判定保留：{text}").format(
-                met=met, total=total, text=_short(next(c.text for c in self.conditions
-                                                       if c.met is None)))
+                met=met, total=total, text=english_quoted(_short(next(c.text for c in self.conditions
+                                                       if c.met is None))))
         if verdict == "holds in part":
             return Text(en="{met} of {total} met, e.g. {text}",
                         ja="条件 {total} 個のうち {met} 個を満たす。例：{text}").format(
-                met=met, total=total, text=_short(self.part[0]))
+                met=met, total=total, text=english_quoted(_short(self.part[0])))
         return Text(en="none met, e.g. {text}", ja="どの条件も満たさない。例：{text}").format(
-            text=_short(self.conditions[0].text))
+            text=english_quoted(_short(self.conditions[0].text)))
 
     @property
     def part(self) -> tuple[str, ...]:
@@ -290,12 +290,12 @@ class ClaimCheck:
             aspect=aspect_name(self.aspect), statement=self.statement), Text(en="", ja="")]
         if self.untestable:
             lines.append(Text(en="- not testable here: {why}",
-                              ja="- このモデルでは検証できません：{why}").format(why=self.untestable))
-        lines += [Text(en="- premise: {premise}", ja="- 前提：{premise}").format(premise=str(p))
+                              ja="- このモデルでは検証できません：{why}").format(why=english_quoted(self.untestable)))
+        lines += [Text(en="- premise: {premise}", ja="- 前提：{premise}").format(premise=english_quoted(str(p)))
                   for p in self.premises]
-        lines += [line.format(text=str(c)) for c in self.conditions]
+        lines += [line.format(text=english_quoted(str(c))) for c in self.conditions]
         lines += [Text(en="- *illustration (decides nothing):* {text}",
-                       ja="- **例示（判定には使いません）：** {text}").format(text=text)
+                       ja="- **例示（判定には使いません）：** {text}").format(text=english_quoted(text))
                   for text in self.illustrations]
         for flip in self.fragile:
             lines.append(Text(
