@@ -36,16 +36,30 @@ from .classification import checked_labelled, class_probabilities
 from .drift import DRIFT, DRIFT_METRICS, check_comparable
 from .errors import InputError, UnsupportedModelError
 from .extraction import check_corpus
-from .labels import layer_label
+from .i18n import Text, book_editions, layer_text, only_block, reader_language
+from .labels import metric_label, metric_name
 from .loading import LoadedModel
 from .metrics import METRICS, layer_means, text_scores
 from .metrics import normalised_entropy as normalised_entropy_of
 from .reduction import Measurement, PassBatch, run_pass
 
-__all__ = ["diagnose", "decide", "Diagnosis", "VERDICTS", "SIGNAL_COLUMNS", "attention_signals",
+__all__ = ["diagnose", "decide", "Diagnosis", "VERDICTS", "VERDICT_NAMES", "SIGNAL_COLUMNS",
+           "attention_signals",
            "classifier_evidence", "class_probabilities", "normalised_entropy"]
 
 VERDICTS = ("healthy", "overfit", "degenerate", "inconclusive")
+#: Where the attention of `Diagnosis.plot`'s first panel goes, for its legend.
+_SHARE_TARGETS = {"cls_share": Text("[CLS]", "[CLS]"), "sep_share": Text("[SEP]", "[SEP]"),
+                  "special_share": Text(en="special tokens", ja="特殊トークン")}
+#: The units of the plot's panels in Japanese (a unit not listed is the same in both).
+_UNITS_JA = {"fraction": "割合", "nats": "ナット"}
+#: Each verdict in the book's languages (bertlab.i18n), for the pages that show it.
+VERDICT_NAMES = {
+    "healthy": Text(en="healthy", ja="健全"),
+    "overfit": Text(en="overfit", ja="過学習"),
+    "degenerate": Text(en="degenerate", ja="壊れている"),
+    "inconclusive": Text(en="inconclusive", ja="判定できない"),
+}
 
 # --- Thresholds: where each number comes from --------------------------------------------------
 # Read off the "rule seeds" (seeds 0 and 1 of healthy, overfit, low-diversity, high-lr and
@@ -85,7 +99,12 @@ class Diagnosis:
 
     `signals`: one row per layer (0-based) with the attention signals (and drift, with a base);
     `evidence`: the model-level numbers (held-out accuracy, chance, confidence gap, ...);
-    `reasons`: sentences quoting those numbers; `missing`: the evidence it did not have.
+    `reasons`: sentences quoting those numbers; `missing`: the evidence it did not have;
+    `reason_texts` / `missing_texts`: the same in the book's languages (`bertlab.i18n.Text`; a
+    Diagnosis made without them shows its English sentences quoted in Japanese).
+
+    In a book build its Markdown holds every edition's language (`bertlab.i18n`); elsewhere it
+    shows the reader's language (``$BERTLAB_LANG``).
     """
 
     verdict: str
@@ -94,11 +113,21 @@ class Diagnosis:
     evidence: dict = field(default_factory=dict)
     missing: tuple[str, ...] = ()
     model_name: str = ""
+    reason_texts: tuple[Text, ...] = ()
+    missing_texts: tuple[Text, ...] = ()
 
     @property
     def label(self) -> str:
         """The verdict as a person should read it ("degenerate (or weights not loaded)")."""
-        return "degenerate (or weights not loaded)" if self.verdict == "degenerate" else self.verdict
+        return self.label_text.render("en")
+
+    @property
+    def label_text(self) -> Text:
+        """`label` in the book's languages."""
+        if self.verdict == "degenerate":
+            return Text(en="degenerate (or weights not loaded)",
+                        ja="壊れている（または重みが読み込まれていない）")
+        return VERDICT_NAMES[self.verdict]
 
     def __repr__(self) -> str:
         lines = [f"Diagnosis of {self.model_name!r}: {self.label}"]
@@ -106,31 +135,65 @@ class Diagnosis:
         lines += [f"  (missing: {item})" for item in self.missing]
         return "\n".join(lines)
 
-    def _repr_markdown_(self) -> str:
-        lines = [f"**Diagnosis of `{self.model_name}`: {self.label}**", ""]
-        lines += [f"- {reason}" for reason in self.reasons]
-        lines += [f"- *missing:* {item}" for item in self.missing]
-        return "\n".join(lines)
+    def to_text(self) -> Text:
+        """The diagnosis as Markdown in the book's languages: the verdict in bold, then one line
+        per reason and per piece of missing evidence."""
+        from .i18n import english_quoted
 
-    def _repr_html_(self) -> str:
+        reasons = self.reason_texts or tuple(map(english_quoted, self.reasons))
+        missing = self.missing_texts or tuple(map(english_quoted, self.missing))
+        lines = [Text(en="**Diagnosis of `{name}`: {label}**", ja="**`{name}` の診断：{label}**")
+                 .format(name=self.model_name, label=self.label_text), Text("", "")]
+        lines += [Text("- ", "- ") + reason for reason in reasons]
+        lines += [Text(en="- *missing:* {item}", ja="- **足りない証拠：** {item}").format(item=item)
+                  for item in missing]
+        return Text.join(lines, Text("\n", "\n"))
+
+    def _repr_markdown_(self) -> str:
+        editions = book_editions()
+        if editions:
+            return "\n\n".join(only_block(language, self.to_text().render(language))
+                               for language in editions)
+        return self.to_text().render(reader_language())
+
+    def _repr_html_(self) -> str | None:
+        if book_editions():
+            return None     # the book shows the Markdown: one block per edition
         import html
 
-        items = [f"<li>{html.escape(reason)}</li>" for reason in self.reasons]
-        items += [f"<li><em>missing:</em> {html.escape(item)}</li>" for item in self.missing]
-        return (f"<p><strong>Diagnosis of <code>{html.escape(self.model_name)}</code>: "
-                f"{html.escape(self.label)}</strong></p><ul>{''.join(items)}</ul>")
+        language = reader_language()
+        missing_word = Text(en="missing:", ja="足りない証拠：").get(language)
+        reasons = [text.render(language) for text in self.reason_texts] or self.reasons
+        missing = [text.render(language) for text in self.missing_texts] or self.missing
+        items = [f"<li>{html.escape(reason)}</li>" for reason in reasons]
+        items += [f"<li><em>{missing_word}</em> {html.escape(item)}</li>" for item in missing]
+        heading = Text(en="Diagnosis of {name}: {label}", ja="{name} の診断：{label}").render(
+            language, name=f"<code>{html.escape(self.model_name)}</code>",
+            label=html.escape(self.label_text.render(language)))
+        return f"<p><strong>{heading}</strong></p><ul>{''.join(items)}</ul>"
 
-    def plot(self, *, axes: Sequence[plt.Axes] | None = None) -> Sequence[plt.Axes]:
+    def plot(self, *, axes: Sequence[plt.Axes] | None = None,
+             language: str = "en") -> Sequence[plt.Axes]:
         """Per-layer signals (means over heads), one panel per quantity, stacked at page width,
         each titled with its name and its y axis with its unit: attention shares, normalised
-        entropy with the near-uniform line, and with a base model each drift measure."""
+        entropy with the near-uniform line, and with a base model each drift measure. Its words
+        in `language` (``"en"`` or ``"ja"``, the book's languages)."""
         from .drawing import legend_outside
-        from .labels import LAYER_AXIS, metric_name
+        from .i18n import LAYER_AXIS_TEXT
 
-        panels = [("share of attention, mean over heads", ["cls_share", "sep_share", "special_share"]),
-                  (metric_name("normalised_entropy").name, ["normalised_entropy"])]
+        def name(column: str) -> str:
+            return metric_label(column, unit=False, language=language)
+
+        def unit(column: str) -> str:
+            english = metric_name(column).unit
+            return english if language == "en" else _UNITS_JA.get(english, english)
+
+        shares = ["cls_share", "sep_share", "special_share"]
+        panels = [(Text(en="share of attention, mean over heads",
+                        ja="アテンションの割合（ヘッドの平均）").get(language), shares),
+                  (name("normalised_entropy"), ["normalised_entropy"])]
         if "js_divergence" in self.signals:
-            panels += [(metric_name(column).name, [column]) for column in DRIFT_METRICS]
+            panels += [(name(column), [column]) for column in DRIFT_METRICS]
         if axes is None:
             axes = plt.subplots(len(panels), 1, sharex=True, layout="constrained",
                                 figsize=(7, 1.8 * len(panels) + 0.6))[1]
@@ -140,18 +203,21 @@ class Diagnosis:
         for ax, (title, columns) in zip(axes, panels):
             for column in columns:
                 ax.plot(layers, self.signals[column], marker="o",
-                        label=metric_name(column).name.removeprefix("share of attention to "))
+                        label=_SHARE_TARGETS[column].get(language) if column in shares
+                        else name(column))
             ax.set_title(title, loc="left", fontsize="medium")
-            ax.set_ylabel(metric_name(columns[0]).unit)
+            ax.set_ylabel(unit(columns[0]))
             ax.set_xticks(list(layers))
         axes[0].set_ylim(0, 1)
-        legend_outside(axes[0], title="attention to")
+        legend_outside(axes[0], title=Text(en="attention to", ja="注意の向かう先").get(language))
         axes[1].axhline(NEAR_UNIFORM_ENTROPY, color="grey", linestyle=":", linewidth=1,
-                        label=f"near-uniform from {NEAR_UNIFORM_ENTROPY}")
+                        label=Text(en="near-uniform from {bar}", ja="{bar} 以上でほぼ一様")
+                        .render(language, bar=NEAR_UNIFORM_ENTROPY))
         axes[1].set_ylim(0, 1.02)
         legend_outside(axes[1], handles=axes[1].get_lines()[1:])
-        axes[-1].set_xlabel(LAYER_AXIS)
-        axes[0].figure.suptitle(f"{self.model_name}: {self.label}")
+        axes[-1].set_xlabel(LAYER_AXIS_TEXT.get(language))
+        axes[0].figure.suptitle(Text(en="{name}: {label}", ja="{name}：{label}").render(
+            language, name=self.model_name, label=self.label_text))
         return axes
 
 
@@ -194,82 +260,138 @@ def diagnose(lm: LoadedModel, base: LoadedModel | None = None, texts: Sequence[s
         train_accuracy = classifier_evidence(lm, trained_on)["accuracy"]
         evidence |= {"train_accuracy": train_accuracy,
                      "generalisation_gap": train_accuracy - evidence["accuracy"]}
-    verdict, reasons = decide(layers, evidence)
+    verdict, reasons = _decide(layers, evidence)
     missing = []
     if base is None:
-        missing.append("no base model: attention drift not measured (pass base=bertlab.load())")
+        missing.append(Text(
+            en="no base model: attention drift not measured (pass base=bertlab.load())",
+            ja="ベースモデルがありません。アテンションのドリフトは測っていません（base=bertlab.load() を"
+               "渡してください）"))
     if labelled is None:
-        missing.append("no labelled held-out data: accuracy and confidence gap not measured, so "
-                       "healthy and overfit cannot be told apart (pass labelled=a DataFrame "
-                       "with text and label columns)")
+        missing.append(Text(
+            en="no labelled held-out data: accuracy and confidence gap not measured, so healthy "
+               "and overfit cannot be told apart (pass labelled=a DataFrame with text and label "
+               "columns)",
+            ja="ラベル付きの評価用データがありません。正解率と確信度ギャップを測っていないので、健全と過学習を"
+               "見分けられません（text と label の列を持つ DataFrame を labelled= に渡してください）"))
     elif trained_on is None:
-        missing.append("no training data: the train − held-out accuracy gap not measured (pass "
-                       "trained_on=a sample of the training data)")
-    return Diagnosis(verdict=verdict, reasons=tuple(reasons), signals=layers, evidence=evidence,
-                     missing=tuple(missing), model_name=lm.name)
+        missing.append(Text(
+            en="no training data: the train − held-out accuracy gap not measured (pass "
+               "trained_on=a sample of the training data)",
+            ja="訓練データがありません。訓練と評価用データの正解率の差は測っていません（訓練データの"
+               "標本を trained_on= に渡してください）"))
+    return Diagnosis(verdict=verdict, reasons=tuple(r.render("en") for r in reasons),
+                     signals=layers, evidence=evidence,
+                     missing=tuple(m.render("en") for m in missing), model_name=lm.name,
+                     reason_texts=tuple(reasons), missing_texts=tuple(missing))
 
 
 def decide(layers: pd.DataFrame, evidence: dict) -> tuple[str, list[str]]:
     """The verdict and its reasons from per-layer `signals` (mean over heads, as in
     `Diagnosis.signals`) and the held-out numbers of `classifier_evidence` (``{}`` when none)."""
+    verdict, reasons = _decide(layers, evidence)
+    return verdict, [reason.render("en") for reason in reasons]
+
+
+def _decide(layers: pd.DataFrame, evidence: dict) -> tuple[str, list[Text]]:
+    """`decide`, its reasons in the book's languages (`bertlab.i18n.Text`)."""
     uniform = layers.normalised_entropy >= NEAR_UNIFORM_ENTROPY
     lowest, highest = layers.normalised_entropy.min(), layers.normalised_entropy.max()
     if uniform.all():
-        return "degenerate", [
-            f"Attention is near-uniform in every layer: normalised entropy ≥ {lowest:.3f} "
-            f"everywhere (near-uniform from {NEAR_UNIFORM_ENTROPY}; 1.0 = uniform). Trained BERT "
-            "layers never look like this: its weights were not loaded, or training destroyed them."]
+        return "degenerate", [Text(
+            en="Attention is near-uniform in every layer: normalised entropy ≥ {lowest:.3f} "
+               "everywhere (near-uniform from {bar}; 1.0 = uniform). Trained BERT layers never "
+               "look like this: its weights were not loaded, or training destroyed them.",
+            ja="アテンションはすべての層でほぼ一様です。正規化エントロピーはどこでも {lowest:.3f} 以上です"
+               "（{bar} 以上でほぼ一様、1.0 = 一様）。学習済みの BERT の層がこうなることはありません。"
+               "重みが読み込まれなかったか、学習が重みを壊したのです。").format(
+            lowest=lowest, bar=NEAR_UNIFORM_ENTROPY)]
     if uniform.mean() >= BROKEN_LAYER_SHARE:
-        return "degenerate", [
-            f"Attention is near-uniform (normalised entropy ≥ {NEAR_UNIFORM_ENTROPY}) in "
-            f"{int(uniform.sum())} of {len(uniform)} layers: training broke the model (a learning "
-            "rate far too high does this), or part of its weights were not loaded."]
-    reasons = [f"Attention is structured: per-layer normalised entropy ranges {lowest:.3f}–"
-               f"{highest:.3f} (near-uniform from {NEAR_UNIFORM_ENTROPY})."]
+        return "degenerate", [Text(
+            en="Attention is near-uniform (normalised entropy ≥ {bar}) in {n} of {total} layers: "
+               "training broke the model (a learning rate far too high does this), or part of its "
+               "weights were not loaded.",
+            ja="{total} 層のうち {n} 層で、アテンションがほぼ一様です（正規化エントロピー ≥ {bar}）。"
+               "学習がモデルを壊した（学習率が高すぎるとこうなります）か、重みの一部が読み込まれなかった"
+               "のです。").format(bar=NEAR_UNIFORM_ENTROPY, n=int(uniform.sum()), total=len(uniform))]
+    reasons = [Text(en="Attention is structured: per-layer normalised entropy ranges "
+                       "{lowest:.3f}–{highest:.3f} (near-uniform from {bar}).",
+                    ja="アテンションには構造があります。層ごとの正規化エントロピーは {lowest:.3f}〜"
+                       "{highest:.3f} です（{bar} 以上でほぼ一様）。").format(
+        lowest=lowest, highest=highest, bar=NEAR_UNIFORM_ENTROPY)]
     if "js_divergence" in layers:
         top = layers.loc[layers.js_divergence.idxmax()]
-        reasons.append(
-            f"Drift from the base model is largest in {layer_label(int(top.layer))}: JS "
-            f"divergence {top.js_divergence:.3f}, map cosine {top.map_cosine:.3f}. Drift shows "
-            "how much training moved attention, not whether the model generalises.")
+        layer = int(top.layer)
+        reasons.append(Text(
+            en="Drift from the base model is largest in {layer}: JS divergence {js:.3f}, map "
+               "cosine {cosine:.3f}. Drift shows how much training moved attention, not whether "
+               "the model generalises.",
+            ja="ベースモデルからのドリフトが最も大きいのは{layer}です（JS ダイバージェンス {js:.3f}、"
+               "マップのコサイン類似度 {cosine:.3f}）。ドリフトが示すのは学習がアテンションをどれだけ"
+               "動かしたかであって、モデルが汎化するかどうかではありません。").format(
+            layer=layer_text(layer), js=top.js_divergence,
+            cosine=top.map_cosine))
     if not evidence:
-        reasons.append("Without labelled held-out data, attention cannot tell healthy from "
-                       "overfit: in the experiment, healthy and overfit models overlap on every "
-                       "attention summary it measured (special-token share, entropy, drift, "
-                       "concentrated heads).")
+        reasons.append(Text(
+            en="Without labelled held-out data, attention cannot tell healthy from overfit: in "
+               "the experiment, healthy and overfit models overlap on every attention summary it "
+               "measured (special-token share, entropy, drift, concentrated heads).",
+            ja="ラベル付きの評価用データがなければ、アテンションでは健全と過学習を見分けられません。実験では、"
+               "健全なモデルと過学習したモデルは、測ったどのアテンションの要約（特殊トークンの割合、"
+               "エントロピー、ドリフト、集中しているヘッド）でも重なっていました。"))
         return "inconclusive", reasons
     return _decide_from_behaviour(evidence, reasons)
 
 
-def _decide_from_behaviour(evidence: dict, reasons: list[str]) -> tuple[str, list[str]]:
+def _decide_from_behaviour(evidence: dict, reasons: list[Text]) -> tuple[str, list[Text]]:
     accuracy, chance = evidence["accuracy"], evidence["chance"]
     skill = (accuracy - chance) / (1 - chance) if chance < 1 else 0.0
     gap, train_gap = evidence["confidence_gap"], evidence.get("generalisation_gap")
-    reasons.append(f"Held-out accuracy {accuracy:.3f} on {evidence['n_labelled']} texts, against "
-                   f"{chance:.3f} for always answering the most common label: skill {skill:.3f} "
-                   f"(learnt from {LEARNT_SKILL}).")
+    reasons.append(Text(
+        en="Held-out accuracy {accuracy:.3f} on {n} texts, against {chance:.3f} for always "
+           "answering the most common label: skill {skill:.3f} (learnt from {bar}).",
+        ja="評価用データ {n} 件での正解率は {accuracy:.3f} で、いつも最も多いラベルを答えた場合は "
+           "{chance:.3f} です。スキルは {skill:.3f}（{bar} 以上で学習済み）。").format(
+        accuracy=accuracy, n=evidence["n_labelled"], chance=chance, skill=skill, bar=LEARNT_SKILL))
     if evidence["top_prediction_share"] >= COLLAPSED_PREDICTIONS and skill < LEARNT_SKILL:
-        reasons.append(f"It gives one class to {evidence['top_prediction_share']:.1%} of the "
-                       "texts: the classifier has collapsed (a broken training run).")
+        reasons.append(Text(
+            en="It gives one class to {share:.1%} of the texts: the classifier has collapsed (a "
+               "broken training run).",
+            ja="テキストの {share:.1%} に同じ一つのクラスを与えています。分類器は崩壊しています（学習の"
+               "失敗です）。").format(share=evidence["top_prediction_share"]))
         return "degenerate", reasons
-    reasons.append(f"Confidence gap {gap:+.3f}: mean top-class probability "
-                   f"{evidence['confidence']:.3f} vs accuracy {accuracy:.3f} (overfit from "
-                   f"{OVERFIT_CONFIDENCE_GAP}).")
+    reasons.append(Text(
+        en="Confidence gap {gap:+.3f}: mean top-class probability {confidence:.3f} vs accuracy "
+           "{accuracy:.3f} (overfit from {bar}).",
+        ja="確信度ギャップは {gap:+.3f} です。最上位クラスの確率の平均 {confidence:.3f} に対して、"
+           "正解率は {accuracy:.3f} です（{bar} 以上で過学習）。").format(
+        gap=gap, confidence=evidence["confidence"], accuracy=accuracy, bar=OVERFIT_CONFIDENCE_GAP))
     if train_gap is not None:
-        reasons.append(f"Generalisation gap {train_gap:+.3f}: train accuracy "
-                       f"{evidence['train_accuracy']:.3f} vs held-out {accuracy:.3f} (overfit "
-                       f"from {OVERFIT_ACCURACY_GAP}).")
+        reasons.append(Text(
+            en="Generalisation gap {gap:+.3f}: train accuracy {train:.3f} vs held-out "
+               "{accuracy:.3f} (overfit from {bar}).",
+            ja="汎化ギャップは {gap:+.3f} です。訓練データでの正解率 {train:.3f} に対して、評価用データ"
+               "では {accuracy:.3f} です（{bar} 以上で過学習）。").format(
+            gap=train_gap, train=evidence["train_accuracy"], accuracy=accuracy,
+            bar=OVERFIT_ACCURACY_GAP))
     if gap >= OVERFIT_CONFIDENCE_GAP or (train_gap is not None and train_gap >= OVERFIT_ACCURACY_GAP):
-        reasons.append("It does much better on its training data than on new texts, or is far "
-                       "more certain than right on them: it fitted its training data and does "
-                       "not generalise.")
+        reasons.append(Text(
+            en="It does much better on its training data than on new texts, or is far more "
+               "certain than right on them: it fitted its training data and does not generalise.",
+            ja="訓練データでの成績が新しいテキストよりはるかによいか、新しいテキストで確信度が正解率を"
+               "はるかに上回っています。訓練データに適合してしまい、汎化していません。"))
         return "overfit", reasons
     if skill < LEARNT_SKILL:
-        reasons.append("Its held-out skill is low, but it is not overconfident: it may be overfit "
-                       "to data unlike these texts, or the task may be hard. Pass trained_on= to "
-                       "measure the generalisation gap.")
+        reasons.append(Text(
+            en="Its held-out skill is low, but it is not overconfident: it may be overfit to data "
+               "unlike these texts, or the task may be hard. Pass trained_on= to measure the "
+               "generalisation gap.",
+            ja="評価用データでのスキルは低いものの、確信が強すぎるわけではありません。これらのテキストとは"
+               "異なるデータに過学習しているのかもしれませんし、タスクが難しいのかもしれません。汎化ギャップ"
+               "を測るには trained_on= を渡してください。"))
         return "inconclusive", reasons
-    reasons.append("It has learnt the task, and its confidence matches its accuracy.")
+    reasons.append(Text(en="It has learnt the task, and its confidence matches its accuracy.",
+                        ja="タスクを学習しており、確信度も正解率に見合っています。"))
     return "healthy", reasons
 
 

@@ -55,7 +55,7 @@ from .labels import HEAD_AXIS, LAYER_AXIS, head_label, layer_label, layers_label
 
 __all__ = ["LANGUAGES", "Text", "say", "show_table", "show_figure", "book_editions",
            "reader_language", "edition_tag", "only_block", "layer_text", "head_text",
-           "layers_text", "metric_text",
+           "layers_text", "metric_text", "english_quoted",
            "LAYER_AXIS_TEXT", "HEAD_AXIS_TEXT", "EDITIONS_VARIABLE", "LANGUAGE_VARIABLE"]
 
 #: The book's languages, the source language first.
@@ -202,6 +202,18 @@ def metric_text(column: str, *, unit: bool = True) -> Text:
     """
     return Text(en=_escaped(metric_label(column, unit=unit)),
                 ja=_escaped(metric_label(column, unit=unit, language="ja")))
+
+
+def english_quoted(english: str) -> Text:
+    """A sentence the package writes only in English (a claim's condition or reason, a diagnosis
+    reason) as a value for both languages: as it is in English, quoted in 「」 in Japanese, so
+    that a Japanese page shows it as a quotation beside its own explanation.
+
+    >>> english_quoted("all 3 conditions met").ja
+    '「all 3 conditions met」'
+    """
+    literal = _escaped(english)
+    return Text(en=literal, ja=f"「{literal}」")
 
 
 def book_editions() -> tuple[str, ...]:
