@@ -179,7 +179,11 @@ class Diagnosis:
         entropy with the near-uniform line, and with a base model each drift measure. Its words
         in `language` (``"en"`` or ``"ja"``, the book's languages)."""
         from .drawing import legend_outside
+        from .fonts import use_japanese_font
         from .i18n import LAYER_AXIS_TEXT
+
+        if language == "ja":
+            use_japanese_font()          # matplotlib's own fonts have no Japanese
 
         def name(column: str) -> str:
             return metric_label(column, unit=False, language=language)

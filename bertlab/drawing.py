@@ -51,6 +51,7 @@ def plot_heatmap(table: pd.DataFrame, metric: str, *, ax: plt.Axes | None = None
     """A layer × head grid of one metric of a `score`/`corpus_scores` table, lowest layer at the
     bottom; its labels in `language` (``"ja"``: the Japanese edition, `bertlab.i18n.show_figure`)."""
     _check_table(table, [metric])
+    _fonts_for(language)
     grid = table.pivot(index="layer", columns="head", values=metric)  # [layer, head]
     if metric_name(metric).unit == "fraction":
         vmin, vmax = (0.0 if vmin is None else vmin), (1.0 if vmax is None else vmax)
@@ -72,6 +73,7 @@ def plot_profile(table: pd.DataFrame, metrics: Sequence[str] = PROFILE_METRICS, 
     its labels in `language`."""
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     _check_table(table, metrics)
+    _fonts_for(language)
     means = layer_means(table)
     by_layer = table.groupby("layer")[metrics]
     ax = ax or plt.subplots(figsize=(7, 3.5))[1]
@@ -173,6 +175,13 @@ def log_axis(ax: plt.Axes, axis: str = "y") -> None:
     target.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     target.set_minor_locator(LogLocator(base=10, subs=range(2, 10), numticks=12))
     target.set_minor_formatter(NullFormatter())
+
+
+def _fonts_for(language: str) -> None:
+    """Japanese labels need the shipped Noto Sans JP (matplotlib's own fonts have no Japanese):
+    added as the last fallback family, as for Japanese tokens (`bertlab.fonts`)."""
+    if language == "ja":
+        use_japanese_font()
 
 
 def _token_font(tokens: Sequence[str]) -> list[str]:
