@@ -72,6 +72,7 @@ book-en: venv assets zoo
 JA := _build/ja
 book-ja: venv assets
 	$(BIN)/jupyter-book config sphinx . >/dev/null
+	rm -rf $(JA)   # from scratch (20 s): every page read again from the English execution cache
 	$(call timed,book-ja) env PYTHONPATH=book/_ext $(BIN)/sphinx-build -b html -D language=ja \
 	    -D nb_execution_cache_path=$(CURDIR)/_build/.jupyter_cache -d $(JA)/.doctrees \
 	    -W -n --keep-going . $(JA)/html 2>&1 | tee _build/build-ja.log

@@ -303,12 +303,17 @@ def show_figure(draw: Callable[[str], object], alt: Text) -> None:
     from .fonts import use_japanese_font
 
     def png(language: str) -> bytes:
-        with plt.rc_context():
+        # The caller's fonts are put back by hand: plt.rc_context would also reset the backend's
+        # state, and the notebook's next figures would then not be shown inline.
+        families = list(plt.rcParams["font.family"])
+        try:
             use_japanese_font()
             figure = draw(language)
             buffer = io.BytesIO()
             figure.savefig(buffer, format="png", dpi=FIGURE_DPI, bbox_inches="tight")
             plt.close(figure)
+        finally:
+            plt.rcParams["font.family"] = families
         return buffer.getvalue()
 
     def markdown(language: str) -> str:
