@@ -81,9 +81,11 @@ def book_build() -> str:
                        "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
         for stale in CLAIMS_DIR.glob("C*.json"):
             stale.unlink()
-        # The execution cache knows the chapters' code, not bertlab's: executed again, every
-        # chapter writes its claim records again, with the code as it is now.
-        shutil.rmtree(BUILD / ".jupyter_cache", ignore_errors=True)
+        # The execution cache knows the chapters' code, not bertlab's, and Sphinx rereads only
+        # the pages whose source changed: both go, so that every chapter is executed again and
+        # writes its claim records again, with the code as it is now.
+        for folder in (".jupyter_cache", ".doctrees"):
+            shutil.rmtree(BUILD / folder, ignore_errors=True)
         command = [str(Path(sys.executable).with_name("jupyter-book")), "build", ".", "-W", "-n",
                    "--keep-going"]
         result = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True,
