@@ -369,7 +369,9 @@ def test_a_value_computed_in_an_added_cell_loses_its_part(graded):
     assert "which this part asks you to find yourself" in feedback
 
 
-@pytest.mark.xfail(strict=True, reason=(
+# Not strict: where the forger's search for the hand-over folder misses (as on a fresh CI clone),
+# the forged record is not written and the gap does not show; it is not closed.
+@pytest.mark.xfail(strict=False, reason=(
     "known gap: the answers run in the student's kernel, which holds the hand-over folder and "
     "bertlab.course; code there can write the grader's record with outputs from the course's "
     "own parts. Closing it needs the answers run in a process the notebook cannot reach."))
@@ -412,7 +414,8 @@ def test_feedback_shows_no_hidden_case_source_or_answer(graded, assignment):
     assert solution_lines
     for student, page in result["feedback"].items():
         assert "HIDDEN TESTS" not in page and "BEGIN SOLUTION" not in page, student
-        assert "cases.json" not in page and "record.jsonl" not in page, student
+        if student != "forger":   # the forger's own output names the files it goes looking for
+            assert "cases.json" not in page and "record.jsonl" not in page, student
         if student in ("untouched", "rebinder"):  # nothing of the solution was handed in
             text = _feedback_text(page)
             leaked = [line for line in solution_lines if line in text]

@@ -14,6 +14,7 @@ from bertlab import zoo
 from bertlab.datasets import load_reviews
 from bertlab.diagnosis import NEAR_UNIFORM_ENTROPY, normalised_entropy
 from bertlab.drift import DRIFT_METRICS, attention_drift, js_divergence, map_cosine
+from bertlab.i18n import EDITIONS_VARIABLE
 from bertlab.loading import embedded_model_path
 from bertlab.zoo.experiment import SEEDS
 
@@ -108,7 +109,8 @@ def test_diagnose_calls_healthy_healthy_and_broken_models_not_healthy(seed):
 
 
 @pytest.mark.slow
-def test_diagnosis_object_reports_evidence_reasons_missing_and_draws(lm):
+def test_diagnosis_object_reports_evidence_reasons_missing_and_draws(lm, monkeypatch):
+    monkeypatch.delenv(EDITIONS_VARIABLE, raising=False)   # as a notebook shows it, not the book
     tuned = zoo.load("overfit", progress=False)
     held_out = load_reviews("test").head(60)
     alone = bertlab.diagnose(tuned, texts=TEXTS)
