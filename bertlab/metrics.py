@@ -118,7 +118,8 @@ def _layer_scores(a: torch.Tensor, per_query: torch.Tensor, keys: _KeySets) -> t
     self_share = (torch.diagonal(a, dim1=-2, dim2=-1) * per_query).sum(-1)             # [B, H]
     prev_share = (torch.diagonal(a, offset=-1, dim1=-2, dim2=-1) * per_query[..., 1:]).sum(-1)
     next_share = (torch.diagonal(a, offset=1, dim1=-2, dim2=-1) * per_query[..., :-1]).sum(-1)
-    row_entropy = -(a * a.clamp_min(torch.finfo(a.dtype).tiny).log()).sum(-1)          # [B, H, Q]
+    a_log_a = a.clamp_min(torch.finfo(a.dtype).tiny).log_().mul_(a)   # [B, H, Q, K], one buffer
+    row_entropy = -a_log_a.sum(-1)                                                     # [B, H, Q]
     entropy = (row_entropy * per_query).sum(-1)                                        # [B, H]
     cross = torch.full_like(entropy, torch.nan)                     # [B, H]: NaN for one sentence
     if keys.other_segment is not None:
