@@ -182,15 +182,8 @@ def layers_text(layers: Iterable[int], n_layers: int | None = None) -> Text:
     ('第 5〜6 層（6 層中）', '第 1・3 層')
     """
     layers = list(layers)
-    english = layers_label(layers, n_layers)
-    shown = sorted({layer + 1 for layer in layers})
-    if len(shown) == 1:
-        words = str(shown[0])
-    elif shown == list(range(shown[0], shown[-1] + 1)):
-        words = f"{shown[0]}〜{shown[-1]}"
-    else:
-        words = "・".join(map(str, shown))
-    return Text(en=english, ja=f"第 {words} 層" + (f"（{n_layers} 層中）" if n_layers is not None else ""))
+    return Text(**{language: _escaped(layers_label(layers, n_layers, language=language))
+                   for language in LANGUAGES})
 
 
 def metric_text(column: str, *, unit: bool = True) -> Text:
