@@ -297,8 +297,8 @@ def check_c1(ev: AttentionEvidence) -> ClaimCheck:
     ), premises=(structured(ev.review_texts),), illustrations=(Text(
         en="in {sentence}, the rows of {words} give [CLS] {share:.2f} of their attention in "
            "{layer} (one sentence: shown, not deciding)",
-        ja="例文「{sentence}」では、{words} の行がアテンションの {share:.2f} を {layer}で [CLS] "
-           "に向けます（1 文だけの例なので、示すだけで判定には使いません）").format(
+        ja="例文「{sentence}」では、{words} の行がアテンションの {share:.2f} を{layer}で [CLS] "
+           "に向けます（1 文だけの例です）").format(
         sentence=Text(en=repr(DOG_SENTENCE), ja=DOG_SENTENCE),
         words=Text.join(Text(word, word) for word in DOG_WORDS), share=words,
         layer=layer_text(peak)),))
@@ -427,23 +427,23 @@ def check_c7(ev: AttentionEvidence) -> ClaimCheck:
     return ClaimCheck("C7", Text(
         en="Lowest quarter diagonal (local); middle [CLS] focus; top third: [CLS] attends out to "
            "the other tokens.",
-        ja="最下層の 4 分の 1 は対角（局所的）、中間は [CLS] に集中、上の 3 分の 1 では [CLS] が"
-           "他のトークンへ注目する。"), "roles", (
+        ja="下の 4 分の 1 の層は対角（局所的）、中間の層は [CLS] に集中し、上の 3 分の 1 では "
+           "[CLS] が他のトークンへ注目する。"), "roles", (
         condition(Text(en="{layers} (seed: layers 1–3 of 12): local attention beyond uniform "
                           "minus the larger of [CLS] and [SEP]",
-                       ja="{layers}（解説文の表では全 12 層中の第 1〜3 層）：局所的なアテンション"
+                       ja="{layers}、解説文の表では全 12 層中の第 1〜3 層：局所的なアテンション"
                           "（一様を超える分）から、[CLS] と [SEP] の大きいほうを引いた値").format(
                       layers=layers_text(diagonal, ev.n_layers)),
                   lead("local", diagonal), ">=", LEAD_MARGIN),
         condition(Text(en="{layers} (seed: 4–8 of 12): attention to [CLS] beyond uniform minus "
                           "the larger of local and [SEP]",
-                       ja="{layers}（解説文の表では全 12 層中の第 4〜8 層）：[CLS] へのアテンション"
+                       ja="{layers}、解説文の表では全 12 層中の第 4〜8 層：[CLS] へのアテンション"
                           "（一様を超える分）から、局所的なものと [SEP] の大きいほうを引いた値").format(
                       layers=layers_text(cls_focus, ev.n_layers)),
                   lead("cls", cls_focus), ">=", LEAD_MARGIN),
         condition(Text(en="{layers} (seed: 9–12 of 12): share of [CLS]'s own attention on the "
                           "ordinary tokens",
-                       ja="{layers}（解説文の表では全 12 層中の第 9〜12 層）：[CLS] 自身の"
+                       ja="{layers}、解説文の表では全 12 層中の第 9〜12 層：[CLS] 自身の"
                           "アテンションのうち通常のトークンに向かう割合").format(
                       layers=layers_text(out, ev.n_layers)),
                   ev.review_texts.bootstrap(lambda w: _band_mean(w, from_cls, out)), ">=", MAJORITY),
@@ -540,8 +540,8 @@ def check_c9(ev: AttentionEvidence) -> ClaimCheck:
         structured(ev.pair_texts),
         condition(Text(en="highest layer-mean [SEP] share beyond uniform (sentence pairs): some "
                           "layer attends to [SEP]",
-                       ja="[SEP] の割合（一様を超える分）の層平均の最大値（文ペア）：[SEP] に注目する"
-                          "層がある"),
+                       ja="[SEP] に注目する層がある：[SEP] の割合（一様を超える分）の層平均の"
+                          "最大値（文ペア）"),
                   ev.pair_texts.bootstrap(lambda w: _layer_means(w, to_sep).max(-1)), ">=", STRONG_SHARE),
     ), illustrations=(Text(
         en="|Cohen's d| of the raw cross-segment share in that layer: {d:.2f} (moves with the "

@@ -137,7 +137,7 @@ def check_c3(summary: pd.DataFrame) -> ClaimCheck:
                   bootstrap(peak(random_weights), n, what="reviews"), "<", LEAD_MARGIN),
         condition(Text(en="healthy recipe: held-out accuracy above chance (test accuracy − "
                           "majority share)",
-                       ja="healthy レシピ：評価用データでの正解率のチャンスレベルからの上積み"
+                       ja="healthy レシピ：評価用データでの正解率の、偶然の水準からの上積み"
                           "（テストの正解率 − 最多ラベルの割合）"),
                   t_interval(skill), ">=", 0.1),
         condition(Text(en="healthy recipe: largest per-layer gap in special-token share from the "

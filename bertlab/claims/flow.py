@@ -328,7 +328,7 @@ def _check_c5(lm: LoadedModel, healthy: LoadedModel | None) -> ClaimCheck:
         ja="文ペアの境界である [SEP] へのアテンションは、中層と上層で意味を持つ。"), CHAPTER, tuple(conditions), aspect=ASPECT,
                       premises=(structured(evidence(lm).pair_texts),
                                 _weight_premise(lm, "sep_share", pairs=True, layers=middle_up,
-                                                where=Text(en=" in {band}", ja="{band}での")
+                                                where=Text(en=" in {band}", ja="{band}での ")
                                                 .format(band=band))),
                       illustrations=illustrations)
 
@@ -374,7 +374,7 @@ def _check_c10(lm: LoadedModel, healthy: LoadedModel | None,
         condition(Text(en="the premise of C10: {overfit} looks at [CLS]/[SEP] in every layer "
                           "(lowest layer-mean special share beyond uniform, by weight)",
                        ja="C10 の前提：`{overfit}` はすべての層で [CLS]/[SEP] を見ている"
-                          "（重みで測った特殊トークンの割合（一様を超える分）の層平均の最小値）").format(
+                          "（重みで測った、一様を超える分の特殊トークンの割合の、層平均の最小値）").format(
                       overfit=overfit.name),
                   bootstrap(lambda w: _layer_means(w, concentrated).min(-1), n, what="reviews"),
                   ">=", MAJORITY),))
