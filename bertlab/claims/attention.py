@@ -403,6 +403,13 @@ def check_c6(ev: AttentionEvidence) -> ClaimCheck:
     ), aspect="pretrained profile", premises=(structured(ev.review_texts), structured(ev.pair_texts)))
 
 
+def _seed_band(layers: list[int], n_layers: int, seed: Text, what: Text) -> Text:
+    """C7's condition text: this model's band, the seed's layers it stands for, what is read."""
+    return Text(en="{layers} (seed: {seed}): {what}",
+                ja="{layers}、解説文の表では全 12 層中の{seed}：{what}").format(
+        layers=layers_text(layers, n_layers), seed=seed, what=what)
+
+
 def check_c7(ev: AttentionEvidence) -> ClaimCheck:
     """C7: the seed's 12-layer table, mapped by relative depth onto this model.
 
@@ -429,23 +436,18 @@ def check_c7(ev: AttentionEvidence) -> ClaimCheck:
            "the other tokens.",
         ja="下の 4 分の 1 の層は対角（局所的）、中間の層は [CLS] に集中し、上の 3 分の 1 では "
            "[CLS] が他のトークンへ注目する。"), "roles", (
-        condition(Text(en="{layers} (seed: layers 1–3 of 12): local attention beyond uniform "
-                          "minus the larger of [CLS] and [SEP]",
-                       ja="{layers}、解説文の表では全 12 層中の第 1〜3 層：局所的なアテンション"
-                          "（一様を超える分）から、[CLS] と [SEP] の大きいほうを引いた値").format(
-                      layers=layers_text(diagonal, ev.n_layers)),
+        condition(_seed_band(diagonal, ev.n_layers, Text(en="layers 1–3 of 12", ja="第 1〜3 層"), Text(
+            en="local attention beyond uniform minus the larger of [CLS] and [SEP]",
+            ja="局所的なアテンション（一様を超える分）から、[CLS] と [SEP] の大きいほうを引いた値")),
                   lead("local", diagonal), ">=", LEAD_MARGIN),
-        condition(Text(en="{layers} (seed: 4–8 of 12): attention to [CLS] beyond uniform minus "
-                          "the larger of local and [SEP]",
-                       ja="{layers}、解説文の表では全 12 層中の第 4〜8 層：[CLS] へのアテンション"
-                          "（一様を超える分）から、局所的なものと [SEP] の大きいほうを引いた値").format(
-                      layers=layers_text(cls_focus, ev.n_layers)),
+        condition(_seed_band(cls_focus, ev.n_layers, Text(en="4–8 of 12", ja="第 4〜8 層"), Text(
+            en="attention to [CLS] beyond uniform minus the larger of local and [SEP]",
+            ja="[CLS] へのアテンション（一様を超える分）から、局所的なものと [SEP] の大きいほうを"
+               "引いた値")),
                   lead("cls", cls_focus), ">=", LEAD_MARGIN),
-        condition(Text(en="{layers} (seed: 9–12 of 12): share of [CLS]'s own attention on the "
-                          "ordinary tokens",
-                       ja="{layers}、解説文の表では全 12 層中の第 9〜12 層：[CLS] 自身の"
-                          "アテンションのうち通常のトークンに向かう割合").format(
-                      layers=layers_text(out, ev.n_layers)),
+        condition(_seed_band(out, ev.n_layers, Text(en="9–12 of 12", ja="第 9〜12 層"), Text(
+            en="share of [CLS]'s own attention on the ordinary tokens",
+            ja="[CLS] 自身のアテンションのうち通常のトークンに向かう割合")),
                   ev.review_texts.bootstrap(lambda w: _band_mean(w, from_cls, out)), ">=", MAJORITY),
     ), premises=(structured(ev.review_texts),))
 
