@@ -187,13 +187,17 @@ def aspect_name(aspect: str) -> Text:
 
 def _short(text: Text, most: int = 70, most_ja: int = 40) -> Text:
     """`text` cut, with an ellipsis: the English to `most` characters at a word boundary, the
-    Japanese (denser: about two English characters to one) to `most_ja` at a 、 or （ (uncut
-    where it has none in reach)."""
+    Japanese (denser: about two English characters to one) to `most_ja` before a 、 or （ outside
+    parentheses (uncut where it has none in reach)."""
     english, japanese = text.render("en"), text.render("ja")
     if len(english) > most:
         english = english[:most].rsplit(" ", 1)[0] + " …"
     if len(japanese) > most_ja:
-        cut = max(japanese.rfind(mark, 0, most_ja) for mark in "、（")
+        cut, depth = 0, 0
+        for position, character in enumerate(japanese[:most_ja]):
+            if character in "、（" and depth == 0:
+                cut = position
+            depth += {"（": 1, "）": -1}.get(character, 0)
         japanese = japanese[:cut] + " …" if cut > most_ja // 3 else japanese
     return Text(en=english.replace("{", "{{").replace("}", "}}"),
                 ja=japanese.replace("{", "{{").replace("}", "}}"))

@@ -246,3 +246,6 @@ def test_the_scorecard_reason_names_the_deciding_condition_in_each_language():
     assert ClaimCheck("C0", "s", "intro", (short,)).reason_text.render("ja").endswith("い" * 40)
     uncut = Condition(Text(en="short", ja="い" * 50), 0.1, ">=", 0.5)    # no 、 in reach: whole
     assert ClaimCheck("C0", "s", "intro", (uncut,)).reason_text.render("ja").endswith("い" * 50)
+    nested = Condition(Text(en="short", ja="あ" * 15 + "（い、う）" + "え" * 30), 0.1, ">=", 0.5)
+    assert ClaimCheck("C0", "s", "intro", (nested,)).reason_text.render("ja").endswith(
+        "あ" * 15 + " …")                  # the 、 inside the parentheses is no place to cut
