@@ -198,9 +198,9 @@ def metric_text(column: str, *, unit: bool = True) -> Text:
 
 
 def english_quoted(english: str) -> Text:
-    """A sentence the package writes only in English (a claim's condition or reason, a diagnosis
-    reason) as a value for both languages: as it is in English, quoted in 「」 in Japanese, so
-    that a Japanese page shows it as a quotation beside its own explanation.
+    """A sentence that exists only in English (a claim text or a diagnosis reason given as a plain
+    `str`, a recipe's description) as a value for both languages: as it is in English, quoted in
+    「」 in Japanese, so that a Japanese page shows it as a quotation beside its own explanation.
 
     >>> english_quoted("all 3 conditions met").ja
     '「all 3 conditions met」'
