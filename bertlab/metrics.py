@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import math  # noqa: F401  (the normalised_entropy doctest)
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
 from .errors import InputError
 from .extraction import Attention, PositionMasks, extract  # noqa: F401  (extract: doctest)
@@ -86,27 +86,46 @@ def text_scores(attentions: Sequence[torch.Tensor], masks: PositionMasks, querie
         raise InputError(f"queries must be one of {QUERY_SETS}, got {queries!r}.")
     query_mask = {"all": masks.valid, "cls": masks.cls,
                   "content": masks.valid & ~masks.special}[queries]  # [B, Q]
-    weight = query_mask.float() / query_mask.sum(dim=1, keepdim=True)  # [B, Q], rows sum to 1
-    per_layer = [torch.einsum("bhqm,bq->bhm", _row_metrics(a, masks), weight) for a in attentions]
-    return torch.stack(per_layer, dim=1)  # [B, L, H, M]
+    dtype = attentions[0].dtype
+    weight = query_mask.to(dtype) / query_mask.sum(dim=1, keepdim=True)  # [B, Q], rows sum to 1
+    keys = _KeySets(torch.stack([masks.cls, masks.sep, masks.special, masks.punct], dim=-1).to(dtype),
+                    (masks.segment[:, :, None] != masks.segment[:, None, :]).to(dtype)
+                    if masks.is_pair.any() else None, masks.is_pair)
+    per_query = weight[:, None, :]                                                      # [B, 1, Q]
+    return torch.stack([_layer_scores(a, per_query, keys) for a in attentions], dim=1)  # [B, L, H, M]
 
 
-def _row_metrics(a: torch.Tensor, masks: PositionMasks) -> torch.Tensor:
-    """Every metric for every query row of one layer: ``[B, H, Q, M]`` from ``a`` ``[B, H, Q, K]``.
+class _KeySets(NamedTuple):
+    """What one batch's metrics sum over, the same in every layer."""
 
-    Padded keys carry exactly zero weight, so sums over keys need no validity mask.
+    shares: torch.Tensor                 # [B, K, 4]: [CLS], [SEP], special and punctuation keys
+    other_segment: torch.Tensor | None   # [B, Q, K]: 1 where key and query are in different
+                                         # sentences of a pair; None when no text is a pair
+    is_pair: torch.Tensor                # [B]
+
+
+def _layer_scores(a: torch.Tensor, per_query: torch.Tensor, keys: _KeySets) -> torch.Tensor:
+    """Every metric of one layer, averaged over the query rows: ``[B, H, M]`` from ``a``
+    ``[B, H, Q, K]`` and the rows' weights ``per_query`` ``[B, 1, Q]`` (each text's sum to 1).
+
+    The shares are linear in the rows, so they are read off the rows' weighted mean; only the
+    entropy and the cross-segment share need each row. Padded keys carry exactly zero weight, so
+    sums over keys need no validity mask, and ``0 ln 0`` is 0 (a zero weight times a finite log).
     """
-    key_sets = torch.stack([masks.cls, masks.sep, masks.special, masks.punct], dim=-1)  # [B, K, 4]
-    shares = torch.einsum("bhqk,bks->bhqs", a, key_sets.to(a.dtype))                 # [B, H, Q, 4]
-    self_share = torch.diagonal(a, dim1=-2, dim2=-1)                                  # [B, H, Q]
-    prev_share = F.pad(torch.diagonal(a, offset=-1, dim1=-2, dim2=-1), (1, 0))       # [B, H, Q]
-    next_share = F.pad(torch.diagonal(a, offset=1, dim1=-2, dim2=-1), (0, 1))        # [B, H, Q]
-    entropy = -torch.special.xlogy(a, a).sum(dim=-1)                                  # [B, H, Q]
-    other_segment = masks.segment[:, :, None] != masks.segment[:, None, :]            # [B, Q, K]
-    cross = torch.einsum("bhqk,bqk->bhq", a, other_segment.to(a.dtype))               # [B, H, Q]
-    cross = torch.where(masks.is_pair[:, None, None], cross, torch.nan)
-    singles = torch.stack([self_share, prev_share, next_share, entropy, cross], dim=-1)  # [B, H, Q, 5]
-    return torch.cat([shares, singles], dim=-1)                                       # [B, H, Q, M]
+    mean_row = (per_query[:, :, None, :] @ a).squeeze(2)                               # [B, H, K]
+    shares = mean_row @ keys.shares                                                    # [B, H, 4]
+    # a[q, q], a[q, q-1] (from the second row) and a[q, q+1] (up to the last but one row)
+    self_share = (torch.diagonal(a, dim1=-2, dim2=-1) * per_query).sum(-1)             # [B, H]
+    prev_share = (torch.diagonal(a, offset=-1, dim1=-2, dim2=-1) * per_query[..., 1:]).sum(-1)
+    next_share = (torch.diagonal(a, offset=1, dim1=-2, dim2=-1) * per_query[..., :-1]).sum(-1)
+    row_entropy = -(a * a.clamp_min(torch.finfo(a.dtype).tiny).log()).sum(-1)          # [B, H, Q]
+    entropy = (row_entropy * per_query).sum(-1)                                        # [B, H]
+    cross = torch.full_like(entropy, torch.nan)                     # [B, H]: NaN for one sentence
+    if keys.other_segment is not None:
+        cross_rows = (a * keys.other_segment[:, None]).sum(-1)                         # [B, H, Q]
+        cross = torch.where(keys.is_pair[:, None], (cross_rows * per_query).sum(-1), cross)
+    singles = torch.stack([self_share, prev_share, next_share, entropy, cross], dim=-1)  # [B, H, 5]
+    return torch.cat([shares, singles], dim=-1)                                       # [B, H, M]
 
 
 def scores_table(values: torch.Tensor) -> pd.DataFrame:

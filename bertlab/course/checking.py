@@ -55,7 +55,15 @@ def check(name: str, answer: Any) -> None:
     problems = visible_problems(part, answer, context)
     if problems:
         raise AssertionError("\n".join(problems))
-    print(f"✓ {part.title}: the visible checks pass (the grade adds hidden cases).")
+    print(_passed(part))
+
+
+def _passed(part: Part) -> str:
+    """What a part whose visible cases found nothing wrong prints."""
+    if part.form_only:
+        return (f"○ {part.title}: well formed; whether it is right is not checked here (a "
+                "visible case would give it away) but only when grading.")
+    return f"✓ {part.title}: the visible checks pass (the grade adds hidden cases)."
 
 
 def self_check(parts: Mapping[str, Callable[[], Any]]) -> dict[str, str]:
@@ -73,8 +81,7 @@ def self_check(parts: Mapping[str, Callable[[], Any]]) -> dict[str, str]:
         except NameError as error:
             problems = [f"not defined yet ({error})"]
         results[name] = "pass" if not problems else " ".join(problems)
-        mark = "✓" if not problems else "✗"
-        print(f"{mark} {part.title}" + ("" if not problems else f": {results[name]}"))
+        print(_passed(part) if not problems else f"✗ {part.title}: {results[name]}")
     return results
 
 

@@ -39,6 +39,7 @@ from traitlets import Integer, Unicode, default
 
 from .keys import KEY_ENV, PRACTICE_KEY, SECRET_ENV, case_seed, read_secret, student_key
 from .keys import environment as _environment
+from ..zoo.training import torch_threads
 from .pool import POOL_ENV
 
 __all__ = ["JudgedExecute", "GRADER_NAMES", "WRAP"]
@@ -61,9 +62,11 @@ class JudgedExecute(Execute):
                           ).tag(config=True)
     pool = Unicode(help="The course pool's folder (default: $BERTLAB_COURSE_POOL); without one, "
                    "the public practice models.").tag(config=True)
-    kernel_threads = Integer(1, help="Torch threads of each notebook's kernel while grading. One: "
-                             "on a busy machine (or with several grading workers) a second thread "
-                             "made inference slower here, not faster.").tag(config=True)
+    threads = Integer(1, help="Torch threads of each notebook's kernel, and of the grader's own "
+                      "measurements, while grading. One: on a busy machine (or with several "
+                      "grading workers, or two courses graded at once) a second thread made "
+                      "inference several times slower here, not faster (each small operation "
+                      "waits for a thread that another process holds).").tag(config=True)
 
     @default("secret_file")
     def _secret_file_default(self):
@@ -86,11 +89,12 @@ class JudgedExecute(Execute):
                              "models and hidden cases anyone can compute.", SECRET_ENV,
                              info["student"])
         self._session = Session(parts, info["assignment"], info["student"], secret, self.pool,
-                                self.kernel_threads)
+                                self.threads)
         try:
-            with self._session.kernel_environment():
+            with self._session.kernel_environment(), torch_threads(self.threads):
                 nb, resources = super().preprocess(nb, resources, km)
-            self._session.judge(nb)
+            with torch_threads(self.threads):
+                self._session.judge(nb)
         finally:
             self._session.close()
             self._session = None

@@ -76,6 +76,9 @@ class Part:
     forbidden: tuple[str, ...] = ()
     #: True when the answer is a value (a dict of verdicts ...), False for a function.
     is_value: bool = False
+    #: True when the visible check can look only at the answer's form (names, types): any case
+    #: that judged it would give the answer away, so whether it is right is judged when grading.
+    form_only: bool = False
 
     def visible(self, context: Context) -> list[Case]:
         """The cases the notebook shows (the same for every student)."""

@@ -130,6 +130,10 @@ course.check("text_profile", text_profile)
 # 2. otherwise the layer is `"broad"` when `normalised_entropy` is at least `BROAD_ENTROPY`;
 # 3. otherwise it is `"mixed"`.
 #
+# (The chapter, and `bertlab.label_layers`, read each share against what evenly spread attention
+# would give on the same texts: its *excess*, from a table's `uniform_*` columns. The rows here
+# have none, so that baseline is 0 and the rules read the shares as they are.)
+#
 # Write `layer_role(row)`: `row` is a pandas Series (one row of a profile); return the role as a
 # string, one of `LAYER_ROLES`.
 #
@@ -170,8 +174,8 @@ course.check("layer_role", layer_role)
 # are **fragile**: resample the 24 texts with replacement `RESAMPLES` times
 # (`np.random.default_rng(seed)`, any seed), label each layer of every resampled corpus's mean
 # profile, and call a layer fragile when **at least `FRAGILE_SHARE` (5 %) of the resamples give
-# it another role** than the full corpus does. A fragile label is one another sample of texts
-# could easily change: its deciding share or entropy sits close to a threshold.
+# it another role** than the full corpus does. A fragile label is one that another sample of
+# texts could easily change: its deciding share or entropy sits close to a threshold.
 #
 # Use bertlab's per-text profiles in `PROFILES` and its rules (`bertlab.label_layers` labels a
 # whole table of profile rows at once), so that this part stands on its own: a slip in Parts 1

@@ -41,9 +41,10 @@ if "google.colab" in sys.modules:  # Colab: install bertlab; elsewhere do nothin
 # | 5 | a short written answer, graded by hand with the rubric shown | | 2 |
 #
 # **How this notebook is graded.** Each part's test cell scores all of its points or none. In
-# your notebook it runs the *visible* cases and prints ✓ or a hint; when your instructor grades,
-# the same cell runs your answer on hidden pairs drawn for you, compared with bertlab's
-# measurement outside your notebook (Part 4 only then). What costs points: a wrong result, an
+# your notebook it runs the *visible* cases and prints ✓ or a hint (○ for Part 4, whose visible
+# check can see only the answer's form); when your instructor grades, the same cell runs your
+# answer on hidden pairs drawn for you, compared with bertlab's measurement outside your
+# notebook (Part 4 only then). What costs points: a wrong result, an
 # answer that raises, and calling bertlab's own `bertlab.roles` or `bertlab.metrics` functions
 # in Parts 1–3, whose point is to write them yourself. What does not: printing, warnings or
 # anything else on stderr.

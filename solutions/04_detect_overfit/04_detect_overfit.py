@@ -41,7 +41,8 @@ if "google.colab" in sys.modules:  # Colab: install bertlab; elsewhere do nothin
 # | 5 | defend your thresholds and the verdict where the signals disagree (by hand, rubric shown) | | 3 |
 #
 # **How this notebook is graded.** Each part's test cell scores all of its points or none. In
-# your notebook it runs the *visible* cases and prints ✓ or a hint; when your instructor grades,
+# your notebook it runs the *visible* cases and prints ✓ or a hint (○ for Parts 2 and 4, whose
+# visible check can see only the answer's form); when your instructor grades,
 # the same cell runs your answer on hidden cases (three classes, unbalanced labels, values
 # exactly on a threshold, your other models), compared with bertlab's measurement outside your
 # notebook. Parts 2 and 4 are judged only then: Part 2 against the experiment's tables, Part 4
@@ -239,11 +240,10 @@ course.check("your_models", (ANSWERS, DISAGREE, THRESHOLDS))
 #
 # **Rubric (3 points).** 1 point: each threshold defended with the table's numbers (for example
 # a value with room on both sides of the separating gap, or a stated reason to sit nearer one
-# side). 1 point: for a disagreeing model, trusts the train − held-out gap, which measures
-# memorising directly, over the confidence gap, which only flags models *over*-confident on new
-# texts (a model trained on monotonous data can be under-confident and still fail to
-# generalise), and names the numbers. 1 point: says that training accuracy alone ranks the
-# memorising models *first* (they fit their training data perfectly), so it would have misled.
+# side), including what a threshold of the other sign would call a model. 1 point: for the
+# model you chose, says what each of the two signals measures, which one decides its verdict
+# and why, with its numbers. 1 point: says whether training accuracy alone would have ranked
+# your four models rightly, with their numbers, and why.
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "written_answer", "locked": false, "points": 3, "schema_version": 3, "solution": true, "task": false}
 # An answer that earns the points: collapse, skill and the accuracy gap sit at the middle of

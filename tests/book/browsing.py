@@ -90,10 +90,6 @@ def untypeset_math(page) -> list[str]:
     }""")
 
 
-def count_formulas(page) -> int:
-    return page.evaluate("document.querySelectorAll('.math mjx-container').length")
-
-
 def japanese_fonts(page) -> list[tuple[str, int, list[dict]]]:
     """For each drawn element whose own text holds Japanese: that text, its number of
     Japanese characters, and the fonts Chromium really drew its text with

@@ -19,7 +19,7 @@ import json
 import pytest
 
 import bertlab
-from browsing import (CHROMIUM, CHROMIUM_ARGS, Visit, count_formulas, drawn_in_shipped_font,
+from browsing import (CHROMIUM, CHROMIUM_ARGS, Visit, drawn_in_shipped_font,
                       japanese_fonts, serve, untypeset_math)
 from test_book import HTML, ROOT, book_build, needs_build, toc_pages  # noqa: F401  (a fixture)
 
@@ -77,6 +77,30 @@ def drawn_views(page) -> list[tuple[str, int]]:
     return found
 
 
+def page_problems(page, label: str, screenshot: str) -> tuple[list[str], list]:
+    """What is wrong with how an open page is drawn (formulas MathJax left raw, BertViz views
+    that drew too little, Japanese not drawn in the shipped font), after a screenshot of it into
+    ``ARTIFACTS/screenshot``; and the page's Japanese text runs (`japanese_fonts`)."""
+    raw = untypeset_math(page)
+    views = drawn_views(page)
+    fonts = japanese_fonts(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.evaluate("document.activeElement.blur(); window.scrollTo(0, 0)")  # header at the top
+    page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
+    problems = []
+    if raw:
+        problems.append(f"{label}: MathJax left {len(raw)} formulas raw, e.g. {raw[:3]}")
+    blank = [(kind, n) for kind, n in views if n < MIN_SHAPES]
+    if blank:
+        problems.append(f"{label}: BertViz views drew too little (view, SVG shapes): {blank}")
+    boxes = [(text, n, [(f["familyName"], f["isCustomFont"], f["glyphCount"]) for f in used])
+             for text, n, used in fonts if not drawn_in_shipped_font(n, used)]
+    if boxes:
+        problems.append(f"{label}: Japanese not drawn in the shipped font (text, characters, "
+                        f"fonts used): {boxes[:5]}")
+    return problems, fonts
+
+
 @needs_build
 @pytest.mark.parametrize("name", toc_pages())
 def test_page_works_with_nothing_but_the_site(browser, site, name):
@@ -84,21 +108,9 @@ def test_page_works_with_nothing_but_the_site(browser, site, name):
     try:
         page = visit.open(f"{site}/{name}.html")
         assert page.locator("article, main").first.inner_text().strip(), f"{name} is empty"
-        raw = untypeset_math(page)
-        views = drawn_views(page)
-        fonts = japanese_fonts(page)
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.evaluate("document.activeElement.blur(); window.scrollTo(0, 0)")  # header at the top
-        page.screenshot(path=str(ARTIFACTS / f"page-{name.replace('/', '-')}.png"), full_page=True)
-
+        problems, fonts = page_problems(page, name, f"page-{name.replace('/', '-')}.png")
         assert not visit.problems(), f"{name}:\n" + "\n".join(visit.problems())
-        assert not raw, f"{name}: MathJax left {len(raw)} formulas raw, e.g. {raw[:3]}"
-        blank = [(kind, n) for kind, n in views if n < MIN_SHAPES]
-        assert not blank, f"{name}: BertViz views drew too little (view, SVG shapes): {blank}"
-        boxes = [(text, n, [(f["familyName"], f["isCustomFont"], f["glyphCount"]) for f in used])
-                 for text, n, used in fonts if not drawn_in_shipped_font(n, used)]
-        assert not boxes, f"{name}: Japanese not drawn in the shipped font (text, characters, " \
-                          f"fonts used): {boxes[:5]}"
+        assert not problems, "\n".join(problems)
         if name in JAPANESE_PAGES:
             assert fonts, f"{name} should show Japanese terms, but none were found rendered"
     finally:

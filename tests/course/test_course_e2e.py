@@ -8,9 +8,9 @@ For every assignment: `generate_assignment`, a class of submissions copied into
 * ``solution``: the instructor's answers (full marks); ``untouched``: the release (0);
 * ``wrong<i>``: one realistic mistake in part i: it loses exactly that part, and its feedback
   names the mistake's hint;
-* ``broken``: an answer that loops forever, a syntax error, an edited test cell and (where
-  there is a fourth part) a deleted one, graded without stopping the batch (the untouched
-  release is the answers that raise);
+* ``broken``: an answer that loops forever (assignment 1; one that raises in the others), a
+  syntax error, an edited test cell and (where there is a fourth part) a deleted one, graded
+  without stopping the batch (the untouched release is the answers that raise);
 * ``rebinder``: every visible check and helper rebound to a no-op (and the comparison
   functions, tolerances and traceback display patched): 0 on every autograded part;
 * ``referee``: one part answered by calling bertlab's reference (through an alias): loses that
@@ -220,7 +220,10 @@ def _class(course) -> dict[str, list[str]]:
     for index, (cell, code, hint) in enumerate(WRONG[name]):
         course.submit(f"wrong{index}", with_answers(released, solution, {cell: code}))
         hints[f"wrong{index}"] = [hint]
-    broken = with_answers(released, solution, {answers[0]: "while True:\n    pass"})
+    # The endless loop costs the cell timeout; nbgrader's timeout is the same in every
+    # assignment, so one assignment loops and the others raise.
+    never = "while True:\n    pass" if name == ASSIGNMENTS[0] else "raise RuntimeError('not done')"
+    broken = with_answers(released, solution, {answers[0]: never})
     broken = with_cell_source(broken, answers[1], "def oops(:\n    return 1")
     broken = with_cell_source(broken, tests[2], "pass  # the student's own test")
     if len(tests) > 3:  # a fourth part: its test cell deleted (assignment 2 has three)
@@ -394,8 +397,8 @@ def test_broken_submissions_are_graded_without_stopping(graded, assignment):
     result = graded[assignment]
     tests, points = result["tests"], result["points"]
     broken = result["scores"]["broken"]
-    # The endless loop was stopped by the timeout, the syntax error failed to define its answer:
-    # both parts score 0, and grading went on with the next cells.
+    # The endless loop was stopped by the timeout (or the answer raised), the syntax error failed
+    # to define its answer: both parts score 0, and grading went on with the next cells.
     assert broken[tests[0]] == 0 and broken[tests[1]] == 0, broken
     # The edited test cell was restored from the gradebook and graded as the course wrote it.
     assert broken[tests[2]] == points[tests[2]], broken

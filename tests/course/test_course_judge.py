@@ -116,3 +116,27 @@ def test_each_hint_names_the_mistake_it_describes_and_no_other(name, context):
             message = failure(part, wrong, case, context)
             assert message == hint or (message.startswith("one of these mistakes") and hint in message), (
                 case.id, hint, message)
+
+
+#: For each part whose visible check can see only the form: an answer of the right form that is
+#: wrong (verdicts and thresholds nobody measured).
+WELL_FORMED_BUT_WRONG = {
+    "thresholds": {"collapse": 0.5, "skill": 0.99, "accuracy_gap": 0.9, "confidence_gap": -0.5},
+    "your_models": ({"A": "overfit", "B": "healthy", "C": "healthy", "D": "healthy"}, ["A", "C"],
+                    {"collapse": 0.5, "skill": 0.99, "accuracy_gap": 0.9, "confidence_gap": -0.5}),
+    "border_effect": {"layer": 1, "d": 0.0, "size": "none"},
+}
+
+
+def test_a_check_that_sees_only_the_form_says_so_instead_of_a_tick(capsys):
+    """A student reads ✓ as "right": a part whose visible check cannot judge the answer prints ○
+    and says the answer is judged only when grading."""
+    from bertlab.course import checking
+
+    form_only = {name for name, part in PARTS.items() if part.form_only}
+    assert form_only == set(WELL_FORMED_BUT_WRONG)
+    for name, answer in WELL_FORMED_BUT_WRONG.items():
+        checking.check(name, answer)
+        printed = capsys.readouterr().out
+        assert printed.startswith("○") and "only when grading" in printed, (name, printed)
+        assert "✓" not in printed, (name, printed)

@@ -209,7 +209,10 @@ class Config(SimpleNamespace):
 
 
 def configured(language, monkeypatch):
-    monkeypatch.delenv(EDITIONS_VARIABLE, raising=False)
+    # _configure_edition sets the variable for the kernels: set it here first, so that pytest
+    # puts it back as it was (delenv of an absent variable records nothing to undo).
+    monkeypatch.setenv(EDITIONS_VARIABLE, "")
+    monkeypatch.delenv(EDITIONS_VARIABLE)
     tags = set()
     config = Config(language=language, bertlab_editions=EDITIONS, templates_path=["_templates"],
                     html_static_path=["book/_static"], html_theme_options={"extra_footer": "footer"},

@@ -256,6 +256,7 @@ def _once(lm, what: str, measure):
 
 class Thresholds(Part):
     name, title = "thresholds", "Part 2, THRESHOLDS"
+    form_only = True
     is_value = True
     #: The point is to read them off the table, not to copy the chapter's constants or take the
     #: grader's own ranges.
@@ -400,6 +401,7 @@ class YourModels(Part):
     disagree."""
 
     name, title = "your_models", "Part 4, your models"
+    form_only = True
     is_value = True
     #: The point is to decide, with the rules written in Part 3: not to have bertlab decide.
     forbidden = ("bertlab.diagnosis.diagnose", "bertlab.diagnosis.decide", f"{__name__}.decide",

@@ -210,6 +210,7 @@ class BorderEffect(Part):
     pairs, and how large is that difference?"""
 
     name, title = "border_effect", "Part 4, the border effect"
+    form_only = True
     is_value = True
     #: The book's own Cohen's d of the border (`bertlab.claims.attention.border_effect`) answers
     #: it; the point is to compute it.
