@@ -37,7 +37,7 @@ from .drift import DRIFT, DRIFT_METRICS, check_comparable
 from .errors import InputError, UnsupportedModelError
 from .extraction import check_corpus
 from .i18n import Text, book_editions, layer_text, only_block, reader_language
-from .labels import metric_label, metric_name
+from .labels import metric_label, metric_name, unit_label
 from .loading import LoadedModel
 from .metrics import METRICS, layer_means, text_scores
 from .metrics import normalised_entropy as normalised_entropy_of
@@ -51,8 +51,6 @@ VERDICTS = ("healthy", "overfit", "degenerate", "inconclusive")
 #: Where the attention of `Diagnosis.plot`'s first panel goes, for its legend.
 _SHARE_TARGETS = {"cls_share": Text("[CLS]", "[CLS]"), "sep_share": Text("[SEP]", "[SEP]"),
                   "special_share": Text(en="special tokens", ja="特殊トークン")}
-#: The units of the plot's panels in Japanese (a unit not listed is the same in both).
-_UNITS_JA = {"fraction": "割合", "nats": "ナット"}
 #: Each verdict in the book's languages (bertlab.i18n), for the pages that show it.
 VERDICT_NAMES = {
     "healthy": Text(en="healthy", ja="健全"),
@@ -189,8 +187,7 @@ class Diagnosis:
             return metric_label(column, unit=False, language=language)
 
         def unit(column: str) -> str:
-            english = metric_name(column).unit
-            return english if language == "en" else _UNITS_JA.get(english, english)
+            return unit_label(metric_name(column).unit, language=language)
 
         shares = ["cls_share", "sep_share", "special_share"]
         panels = [(Text(en="share of attention, mean over heads",

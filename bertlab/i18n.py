@@ -182,15 +182,8 @@ def layers_text(layers: Iterable[int], n_layers: int | None = None) -> Text:
     ('第 5〜6 層（6 層中）', '第 1・3 層')
     """
     layers = list(layers)
-    english = layers_label(layers, n_layers)
-    shown = sorted({layer + 1 for layer in layers})
-    if len(shown) == 1:
-        words = str(shown[0])
-    elif shown == list(range(shown[0], shown[-1] + 1)):
-        words = f"{shown[0]}〜{shown[-1]}"
-    else:
-        words = "・".join(map(str, shown))
-    return Text(en=english, ja=f"第 {words} 層" + (f"（{n_layers} 層中）" if n_layers is not None else ""))
+    return Text(**{language: _escaped(layers_label(layers, n_layers, language=language))
+                   for language in LANGUAGES})
 
 
 def metric_text(column: str, *, unit: bool = True) -> Text:
@@ -205,9 +198,9 @@ def metric_text(column: str, *, unit: bool = True) -> Text:
 
 
 def english_quoted(english: str) -> Text:
-    """A sentence the package writes only in English (a claim's condition or reason, a diagnosis
-    reason) as a value for both languages: as it is in English, quoted in 「」 in Japanese, so
-    that a Japanese page shows it as a quotation beside its own explanation.
+    """A sentence that exists only in English (a claim text or a diagnosis reason given as a plain
+    `str`, a recipe's description) as a value for both languages: as it is in English, quoted in
+    「」 in Japanese, so that a Japanese page shows it as a quotation beside its own explanation.
 
     >>> english_quoted("all 3 conditions met").ja
     '「all 3 conditions met」'

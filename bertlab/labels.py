@@ -32,7 +32,8 @@ import pandas as pd
 from .errors import InputError
 
 __all__ = ["layer_label", "head_label", "layers_label", "tick_labels", "LAYER_AXIS", "HEAD_AXIS",
-           "MetricName", "METRIC_NAMES", "metric_name", "metric_label", "reader_table"]
+           "MetricName", "METRIC_NAMES", "metric_name", "metric_label", "unit_label",
+           "reader_table"]
 
 #: Axis titles for layer and head axes whose ticks come from `tick_labels`.
 LAYER_AXIS = "layer (1 = lowest)"
@@ -62,15 +63,26 @@ def head_label(layer: int, head: int) -> str:
     return f"{layer_label(layer)}, head {_count(head, 'head') + 1}"
 
 
-def layers_label(layers: Iterable[int], n_layers: int | None = None) -> str:
+def layers_label(layers: Iterable[int], n_layers: int | None = None, *,
+                 language: str = "en") -> str:
     """Several 0-based layers as a reader counts them: ``"layer 2"``, ``"layers 2–4"`` (a run),
-    ``"layers 1, 3 and 5"`` (otherwise); with `n_layers`, ``" of 6"`` after it."""
+    ``"layers 1, 3 and 5"`` (otherwise); with `n_layers`, ``" of 6"`` after it. In Japanese
+    (``language="ja"``): ``"第 2 層"``, ``"第 2〜4 層"``, ``"第 1・3・5 層"``, ``"（6 層中）"``.
+
+    >>> layers_label([4, 5], n_layers=6, language="ja"), layers_label([0, 2], language="ja")
+    ('第 5〜6 層（6 層中）', '第 1・3 層')
+    """
+    _check_language(language)
     shown = sorted({_count(layer, "layer") + 1 for layer in layers})
     if not shown:
         raise InputError("layers_label needs at least one layer.")
+    run = len(shown) > 1 and shown == list(range(shown[0], shown[-1] + 1))
+    if language == "ja":
+        words = (f"{shown[0]}〜{shown[-1]}" if run else "・".join(map(str, shown)))
+        return f"第 {words} 層" + (f"（{n_layers} 層中）" if n_layers is not None else "")
     if len(shown) == 1:
         words = f"layer {shown[0]}"
-    elif shown == list(range(shown[0], shown[-1] + 1)):
+    elif run:
         words = f"layers {shown[0]}–{shown[-1]}"
     else:
         words = f"layers {', '.join(map(str, shown[:-1]))} and {shown[-1]}"
@@ -83,11 +95,25 @@ def tick_labels(indices: Iterable[int]) -> list[str]:
 
 
 #: The units of `METRIC_NAMES` in Japanese (a unit not listed, such as ``‖Δh‖ / ‖h‖``, is the
-#: same in both languages). A fraction goes without one: its name (割合, 率, or a gap between
-#: them) already says it.
-_UNITS_JA = {"fraction": None, "nats": "ナット", "nats per unit weight": "重み 1 あたりのナット",
+#: same in both languages).
+_UNITS_JA = {"fraction": "割合", "nats": "ナット", "nats per unit weight": "重み 1 あたりのナット",
              "ratio, 1 = blind to the border": "比、1 = 境界を区別しない",
              "Euclidean norm": "ユークリッドノルム"}
+
+
+def _check_language(language: str) -> None:
+    if language not in ("en", "ja"):
+        raise InputError(f"Labels exist in 'en' and 'ja', not {language!r}.")
+
+
+def unit_label(unit: str, *, language: str = "en") -> str:
+    """A unit of `METRIC_NAMES` (``"fraction"``, ``"nats"``, …) in `language`, for an axis title.
+
+    >>> unit_label("nats", language="ja"), unit_label("fraction", language="ja")
+    ('ナット', '割合')
+    """
+    _check_language(language)
+    return _UNITS_JA.get(unit, unit) if language == "ja" else unit
 
 
 @dataclass(frozen=True)
@@ -101,11 +127,12 @@ class MetricName:
 
     def label(self, unit: bool = True, *, language: str = "en") -> str:
         """``"entropy (nats)"``; in Japanese ``"エントロピー（ナット）"``."""
+        _check_language(language)
         if language == "ja":
-            unit_ja = _UNITS_JA.get(self.unit, self.unit)
-            return f"{self.ja}（{unit_ja}）" if unit and unit_ja else self.ja
-        if language != "en":
-            raise InputError(f"Metric names exist in 'en' and 'ja', not {language!r}.")
+            # A fraction goes without its unit: the name (割合, 率, or a gap between them)
+            # already says it.
+            shown = unit and self.unit != _FRACTION
+            return f"{self.ja}（{unit_label(self.unit, language='ja')}）" if shown else self.ja
         return f"{self.name} ({self.unit})" if unit else self.name
 
 

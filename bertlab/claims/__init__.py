@@ -25,6 +25,14 @@ One rule turns premises and conditions into the verdict, for every claim (`verdi
 A chapter builds its checks, shows them, and `record`s them as JSON at build time, so a test can
 re-derive every verdict from its numbers and compare it with what the rendered pages say.
 
+**In the book's languages.** A statement, a condition's text, a reason why a check is not
+testable and an illustration may each be given as a `bertlab.i18n.Text` (an English and a
+Japanese template naming the same values). The attribute keeps the **English** (``check.statement``,
+``condition.text``: a `str`, as in the records, which are English only); the `Text` is beside it
+(``check.statement_text``, ``condition.wording``, ``check.untestable_text``,
+``check.illustration_texts``), and `ClaimCheck.to_text` and `ClaimCheck.reason_text` show it in each
+edition. A plain `str` is English only: the Japanese edition shows it quoted, 「…」.
+
 >>> check = ClaimCheck("C0", "An example.", "intro", (
 ...     Condition("x is large", 0.7, ">=", 0.5, low=0.6, high=0.8),
 ...     Condition("y is small", 0.9, "<=", 0.2, low=0.85, high=0.95)))
@@ -32,6 +40,9 @@ re-derive every verdict from its numbers and compare it with what the rendered p
 ('holds in part', ('x is large',))
 >>> Condition("z", 0.51, ">=", 0.5, low=0.45, high=0.57).met is None     # straddles: undecided
 True
+>>> large = Condition(Text(en="x is large", ja="x が大きい"), 0.7, ">=", 0.5)
+>>> large.text, large.wording.ja
+('x is large', 'x が大きい')
 """
 
 from __future__ import annotations
@@ -47,7 +58,7 @@ from pathlib import Path
 import torch
 
 from ..errors import InputError
-from ..i18n import Text, book_editions
+from ..i18n import Text, book_editions, english_quoted
 from .uncertainty import Estimate
 
 __all__ = ["Condition", "ClaimCheck", "VERDICTS", "PLAIN_VERDICTS", "THRESHOLD_MOVES",
@@ -80,20 +91,40 @@ THRESHOLD_MOVES = (0.8, 1.2)
 _OPERATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 
 
+def _in_languages(text: str | Text) -> tuple[str, Text]:
+    """A text given as a `Text` or as an English `str`: its English, and its `Text` (a `str`
+    quoted 「…」 in Japanese, `bertlab.i18n.english_quoted`)."""
+    if isinstance(text, Text):
+        return text.render("en"), text
+    if not isinstance(text, str):
+        raise InputError(f"A claim's text is a str (English) or a bertlab.i18n.Text, got "
+                         f"{type(text).__name__}.")
+    return text, english_quoted(text)
+
+
 @dataclass(frozen=True)
 class Condition:
     """One measurable part of a claim: ``value <op> threshold``, with the value's interval
-    ``[low, high]`` and how it was obtained (`method`)."""
+    ``[low, high]`` and how it was obtained (`method`).
 
-    text: str
+    `text` is given as a `bertlab.i18n.Text` or as an English `str`; it is kept as the English
+    `str` (the records' wording), and `wording` holds it in the book's languages.
+    """
+
+    text: str | Text
     value: float
     op: str
     threshold: float
     low: float | None = None
     high: float | None = None
     method: str = "exact"
+    wording: Text | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
+        if isinstance(self.text, Text) or self.wording is None:
+            english, wording = _in_languages(self.text)
+            object.__setattr__(self, "text", english)
+            object.__setattr__(self, "wording", wording)
         # Plain floats, so numpy / torch scalars record as JSON and compare the same everywhere.
         for name in ("value", "threshold", "low", "high"):
             number = getattr(self, name)
@@ -132,7 +163,7 @@ class Condition:
         return f"{self.mark} {self.text}: {self.reading}"
 
 
-def condition(text: str, estimate: Estimate, op: str, threshold: float) -> Condition:
+def condition(text: str | Text, estimate: Estimate, op: str, threshold: float) -> Condition:
     """A `Condition` from an `bertlab.claims.uncertainty.Estimate`."""
     return Condition(text, estimate.value, op, threshold, low=estimate.low, high=estimate.high,
                      method=estimate.method)
@@ -154,9 +185,22 @@ def aspect_name(aspect: str) -> Text:
     return ASPECT_NAMES.get(aspect) or Text(en="{aspect}", ja="{aspect}").format(aspect=aspect)
 
 
-def _short(text: str, most: int = 70) -> str:
-    """`text` cut to `most` characters at a word boundary, with an ellipsis."""
-    return text if len(text) <= most else text[:most].rsplit(" ", 1)[0] + " …"
+def _short(text: Text, most: int = 70, most_ja: int = 40) -> Text:
+    """`text` cut, with an ellipsis: the English to `most` characters at a word boundary, the
+    Japanese (denser: about two English characters to one) to `most_ja` before a 、 or （ outside
+    parentheses (uncut where it has none in reach)."""
+    english, japanese = text.render("en"), text.render("ja")
+    if len(english) > most:
+        english = english[:most].rsplit(" ", 1)[0] + " …"
+    if len(japanese) > most_ja:
+        cut, depth = 0, 0
+        for position, character in enumerate(japanese[:most_ja]):
+            if character in "、（" and depth == 0:
+                cut = position
+            depth += {"（": 1, "）": -1}.get(character, 0)
+        japanese = japanese[:cut] + " …" if cut > most_ja // 3 else japanese
+    return Text(en=english.replace("{", "{{").replace("}", "}}"),
+                ja=japanese.replace("{", "{{").replace("}", "}}"))
 
 
 def possible_verdicts(conditions: tuple[Condition, ...]) -> set[str]:
@@ -199,15 +243,29 @@ class ClaimCheck:
     """
 
     claim: str
-    statement: str
+    statement: str | Text
     chapter: str
     conditions: tuple[Condition, ...]
     aspect: str = "attention weights"
     premises: tuple[Condition, ...] = ()
-    untestable: str = ""
-    illustrations: tuple[str, ...] = field(default_factory=tuple)
+    untestable: str | Text = ""
+    illustrations: tuple[str | Text, ...] = field(default_factory=tuple)
+    # The texts above in the book's languages (set from them; see the module doc).
+    statement_text: Text | None = field(default=None, repr=False, compare=False)
+    untestable_text: Text | None = field(default=None, repr=False, compare=False)
+    illustration_texts: tuple[Text, ...] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
+        for name in ("statement", "untestable"):
+            if isinstance(getattr(self, name), Text) or getattr(self, f"{name}_text") is None:
+                english, text = _in_languages(getattr(self, name))
+                object.__setattr__(self, name, english)
+                object.__setattr__(self, f"{name}_text", text)
+        if (any(isinstance(item, Text) for item in self.illustrations)
+                or self.illustration_texts is None):
+            pairs = [_in_languages(item) for item in self.illustrations]
+            object.__setattr__(self, "illustrations", tuple(english for english, _ in pairs))
+            object.__setattr__(self, "illustration_texts", tuple(text for _, text in pairs))
         if not self.conditions and not self.untestable:
             raise InputError(f"{self.claim}: a claim check needs at least one condition.")
 
@@ -224,14 +282,14 @@ class ClaimCheck:
     def reason_text(self) -> Text:
         """`reason` in the book's languages (a `bertlab.i18n.Text`, for `bertlab.i18n.say`)."""
         if self.untestable:
-            return Text(en="not testable: {why}", ja="検証不能：「{why}」").format(
-                why=_short(self.untestable))
+            return Text(en="not testable: {why}", ja="検証不能：{why}").format(
+                why=_short(self.untestable_text))
         failed = [p for p in self.premises if p.met is not True]
         if failed:
-            premise = (Text(en="premise not met: {text}", ja="前提が満たされない：「{text}」")
+            premise = (Text(en="premise not met: {text}", ja="前提を満たさない：{text}")
                        if failed[0].met is False
-                       else Text(en="premise undecided: {text}", ja="前提が判定保留：「{text}」"))
-            return premise.format(text=_short(failed[0].text))
+                       else Text(en="premise undecided: {text}", ja="前提が判定保留：{text}"))
+            return premise.format(text=_short(failed[0].wording))
         met, total = sum(c.met is True for c in self.conditions), len(self.conditions)
         verdict = self.verdict
         if verdict == "holds":
@@ -239,15 +297,16 @@ class ClaimCheck:
                 total=total)
         if verdict == "undecided":
             return Text(en="{met} of {total} met; undecided: {text}",
-                        ja="条件 {total} 個のうち {met} 個を満たす。判定保留：「{text}」").format(
-                met=met, total=total, text=_short(next(c.text for c in self.conditions
+                        ja="条件 {total} 個のうち {met} 個を満たす。判定保留：{text}").format(
+                met=met, total=total, text=_short(next(c.wording for c in self.conditions
                                                        if c.met is None)))
         if verdict == "holds in part":
             return Text(en="{met} of {total} met, e.g. {text}",
-                        ja="条件 {total} 個のうち {met} 個を満たす。例：「{text}」").format(
-                met=met, total=total, text=_short(self.part[0]))
-        return Text(en="none met, e.g. {text}", ja="どの条件も満たさない。例：「{text}」").format(
-            text=_short(self.conditions[0].text))
+                        ja="条件 {total} 個のうち {met} 個を満たす。例：{text}").format(
+                met=met, total=total, text=_short(next(c.wording for c in self.conditions
+                                                       if c.met)))
+        return Text(en="none met, e.g. {text}", ja="どの条件も満たさない。例：{text}").format(
+            text=_short(self.conditions[0].wording))
 
     @property
     def part(self) -> tuple[str, ...]:
@@ -257,6 +316,13 @@ class ClaimCheck:
     @property
     def fragile(self) -> list[dict]:
         """Every threshold whose move by −20 % or +20 % changes the verdict (empty: robust)."""
+        return [{"kind": kind, "text": item.text, "threshold": item.threshold,
+                 "moved_to": moved_to, "value": item.value, "low": item.low, "high": item.high,
+                 "verdict": verdict} for kind, item, moved_to, verdict in self._flips()]
+
+    def _flips(self) -> list[tuple[str, Condition, float, str]]:
+        """`fragile`'s moves: (``"premise"`` or ``"condition"``, the item, the moved threshold,
+        the verdict it gives)."""
         if self.untestable:
             return []
         flips = []
@@ -271,15 +337,18 @@ class ClaimCheck:
                         conditions = conditions[:index] + (moved,) + conditions[index + 1:]
                     verdict = verdict_of(premises, conditions)
                     if verdict != self.verdict:
-                        flips.append({"kind": kind, "text": item.text, "threshold": item.threshold,
-                                      "moved_to": moved.threshold, "value": item.value,
-                                      "low": item.low, "high": item.high, "verdict": verdict})
+                        flips.append((kind, item, moved.threshold, verdict))
         return flips
 
     def to_dict(self) -> dict:
+        """The record: English texts only (the `Text` fields left out), every `met`, the
+        verdict, `part` and `fragile`."""
         data = asdict(self)
+        for name in ("statement_text", "untestable_text", "illustration_texts"):
+            del data[name]
         for kind in ("conditions", "premises"):
             for entry, item in zip(data[kind], getattr(self, kind)):
+                del entry["wording"]
                 entry["met"] = item.met
         return {**data, "verdict": self.verdict, "part": list(self.part),
                 "fragile": self.fragile}
@@ -290,30 +359,33 @@ class ClaimCheck:
 
     def to_text(self) -> Text:
         """`to_markdown` in the book's languages (a `bertlab.i18n.Text`: ``say(check.to_text())``
-        shows it in each edition). The checks' own texts (statement, conditions) stay English:
-        the Japanese quotes them, 「…」."""
-        line = Text(en="- {mark} {text}: {reading}", ja="- {mark} 「{text}」：{reading}")
+        shows it in each edition), the check's own texts in each language where they were given
+        as a `Text` (see the module doc)."""
+        line = Text(en="- {mark} {text}: {reading}", ja="- {mark} {text}：{reading}")
         lines = [Text(en="**{claim} {verdict}** ({aspect}): {statement}",
-                      ja="**{claim} {verdict}**（{aspect}）：「{statement}」").format(
+                      ja="**{claim} {verdict}**（{aspect}）：{statement}").format(
             claim=self.claim, verdict=VERDICT_NAMES[self.verdict],
-            aspect=aspect_name(self.aspect), statement=self.statement), Text(en="", ja="")]
+            aspect=aspect_name(self.aspect), statement=self.statement_text), Text(en="", ja="")]
         if self.untestable:
             lines.append(Text(en="- not testable here: {why}",
-                              ja="- このモデルでは検証できません：「{why}」").format(why=self.untestable))
-        premise = Text(en="- premise: {mark} {text}: {reading}", ja="- 前提：{mark} 「{text}」：{reading}")
-        lines += [premise.format(mark=p.mark, text=p.text, reading=p.reading) for p in self.premises]
-        lines += [line.format(mark=c.mark, text=c.text, reading=c.reading) for c in self.conditions]
+                              ja="- このモデルでは検証できません：{why}").format(
+                why=self.untestable_text))
+        premise = Text(en="- premise: {mark} {text}: {reading}", ja="- 前提：{mark} {text}：{reading}")
+        lines += [premise.format(mark=p.mark, text=p.wording, reading=p.reading)
+                  for p in self.premises]
+        lines += [line.format(mark=c.mark, text=c.wording, reading=c.reading)
+                  for c in self.conditions]
         lines += [Text(en="- *illustration (decides nothing):* {text}",
-                       ja="- **例示（判定には使いません）：** 「{text}」").format(text=text)
-                  for text in self.illustrations]
-        for flip in self.fragile:
+                       ja="- **例示（判定には使いません）：** {text}").format(text=text)
+                  for text in self.illustration_texts]
+        for kind, item, moved_to, verdict in self._flips():
             lines.append(Text(
-                en="- *fragile:* with the threshold of “{text}” at {moved_to:g} instead of "
+                en="- *fragile:* with the threshold of {kind}“{text}” at {moved_to:g} instead of "
                    "{threshold:g}, the verdict would be *{verdict}*",
-                ja="- **脆い（fragile）：** 条件「{text}」のしきい値を {threshold:g} ではなく "
+                ja="- **脆い（fragile）：** {kind}「{text}」のしきい値を {threshold:g} ではなく "
                    "{moved_to:g} にすると、判定は「{verdict}」になります").format(
-                text=flip["text"], moved_to=flip["moved_to"], threshold=flip["threshold"],
-                verdict=VERDICT_NAMES[flip["verdict"]]))
+                kind=Text(en="", ja="前提" if kind == "premise" else "条件"), text=item.wording,
+                moved_to=moved_to, threshold=item.threshold, verdict=VERDICT_NAMES[verdict]))
         return Text.join(lines, Text(en="\n", ja="\n"))
 
     @classmethod

@@ -50,6 +50,7 @@ from ..datasets import load_pairs, load_reviews
 from ..diagnosis import NEAR_UNIFORM_ENTROPY
 from ..errors import InputError
 from ..extraction import extract
+from ..i18n import Text, layer_text, layers_text
 from ..caching import on_disk
 from ..loading import LoadedModel, load  # noqa: F401  (load is used by the doctest above)
 from ..probing import probe_correctness
@@ -59,8 +60,8 @@ from . import ClaimCheck, Condition, condition
 from .uncertainty import bootstrap, weighted_mean
 
 __all__ = ["SEP_HEAD_SHARE", "ALMOST_EVERY", "MEDIUM_EFFECT", "THIRDS", "SEED_C7_BANDS",
-           "DOG_SENTENCE", "DOG_WORDS", "Sample", "AttentionEvidence", "evidence",
-           "token_cls_shares", "border_effect", "structured", "checks", "check_c1", "check_c2",
+           "DOG_SENTENCE", "DOG_WORDS", "REVIEWS", "PAIRS", "Sample", "AttentionEvidence", "evidence",
+           "token_cls_shares", "border_effect", "structured", "SPEARMAN_OVER_LAYERS", "checks", "check_c1", "check_c2",
            "check_c4", "check_c5", "check_c6", "check_c7", "check_c8", "check_c9"]
 
 # --- Thresholds: where each number comes from --------------------------------------------------
@@ -85,17 +86,28 @@ SEED_C7_BANDS = {"diagonal (layers 1–3 of 12)": (0, 3 / 12),
 #: nothing).
 DOG_SENTENCE = "The dog chased the cat."
 DOG_WORDS = ("dog", "chased", "cat")
+#: The two corpora, as the conditions name them.
+REVIEWS = Text(en="reviews", ja="レビュー")
+PAIRS = Text(en="sentence pairs", ja="文ペア")
+#: The thirds of the stack, as the conditions name them.
+_THIRD_NAMES = {"lower": Text(en="lower third", ja="下の 3 分の 1"),
+                "middle": Text(en="middle third", ja="中の 3 分の 1"),
+                "upper": Text(en="upper third", ja="上の 3 分の 1"),
+                "middle and upper": Text(en="middle and upper thirds", ja="中と上の 3 分の 1")}
 
 
 class Sample:
     """One corpus's per-text measures as arrays ``[text, layer, head]``, by column.
 
     Built from a `bertlab.roles.text_measures` table; `excess` is a share minus its value under
-    uniform attention on the same text.
+    uniform attention on the same text. `name` (a `bertlab.i18n.Text`, or English) names the
+    corpus in the conditions' texts: ``name`` is the English, ``name_text`` both languages.
     """
 
-    def __init__(self, table: pd.DataFrame, name: str):
-        self.table, self.name = table, name
+    def __init__(self, table: pd.DataFrame, name: str | Text):
+        self.table = table
+        self.name_text = name if isinstance(name, Text) else Text(en=name, ja=name)
+        self.name = self.name_text.render("en")
         self.n_texts = int(table["text"].max()) + 1
         self.n_layers = int(table["layer"].max()) + 1
         self.n_heads = int(table["head"].max()) + 1
@@ -168,9 +180,9 @@ def evidence(lm: LoadedModel) -> AttentionEvidence:
     probe_texts = probe_correctness(lm)
     return AttentionEvidence(
         model_name=lm.name, n_layers=lm.n_layers, n_heads=lm.n_heads,
-        review_texts=Sample(text_measures(lm, reviews["text"].tolist()), "reviews"),
+        review_texts=Sample(text_measures(lm, reviews["text"].tolist()), REVIEWS),
         pair_texts=Sample(text_measures(lm, pairs["text"].tolist(), pairs["text_pair"].tolist()),
-                          "sentence pairs"),
+                          PAIRS),
         pair_labels=pairs["label"].to_numpy(), probe_texts=probe_texts,
         probe=_probe_table(probe_texts, reviews),
         singles=head_measures(lm, pairs["text"].tolist()), tokens=token_cls_shares(lm))
@@ -237,8 +249,11 @@ def _cohens_d(weights: np.ndarray, values: np.ndarray, group: np.ndarray) -> np.
 def structured(sample: Sample) -> Condition:
     """The premise of every attention check: some layer's attention is clearly not uniform."""
     spread = sample["normalised_entropy"]                            # [N, L, H]
-    return condition(f"attention is structured: lowest layer-mean normalised entropy "
-                     f"({sample.name}; near-uniform from {NEAR_UNIFORM_ENTROPY})",
+    return condition(Text(en="attention is structured: lowest layer-mean normalised entropy "
+                             "({corpus}; near-uniform from {bar})",
+                          ja="アテンションに構造がある：層平均の正規化エントロピーの最小値"
+                             "（{corpus}、{bar} 以上でほぼ一様）").format(
+                         corpus=sample.name_text, bar=NEAR_UNIFORM_ENTROPY),
                      sample.bootstrap(lambda w: weighted_mean(w, spread).mean(-1).min(-1)),
                      "<", NEAR_UNIFORM_ENTROPY)
 
@@ -259,38 +274,45 @@ def _band_mean(w: np.ndarray, values: np.ndarray, layers: list[int]) -> np.ndarr
     return _layer_means(w, values)[..., layers].mean(-1)
 
 
-def _layer_names(layers: list[int], n_layers: int) -> str:
-    """"layer 1" or "layers 2–4" (counting from 1), "of 6"."""
-    shown = [layer + 1 for layer in layers]
-    span = f"layer {shown[0]}" if len(shown) == 1 else f"layers {shown[0]}–{shown[-1]}"
-    return f"{span} of {n_layers}"
-
-
 def check_c1(ev: AttentionEvidence) -> ClaimCheck:
     """C1: many ordinary tokens (dog, cat, chased) put strong attention on [CLS]."""
     to_cls = ev.review_texts.excess("content_cls_share")                   # [N, L, H]
     peak = int(_layer_means(np.ones(ev.review_texts.n_texts), to_cls).argmax())
     words = ev.tokens.loc[ev.tokens["layer"] == peak, list(DOG_WORDS)].to_numpy().mean()
-    return ClaimCheck("C1", "Many ordinary tokens (dog, cat, chased) put strong attention on [CLS].",
-                      "cls", (
-        condition("highest layer-mean [CLS] share of the ordinary tokens' rows, beyond uniform "
-                  "(reviews)", ev.review_texts.bootstrap(lambda w: _layer_means(w, to_cls).max(-1)),
+    return ClaimCheck("C1", Text(
+        en="Many ordinary tokens (dog, cat, chased) put strong attention on [CLS].",
+        ja="多くの通常のトークン（dog、cat、chased）が [CLS] に強いアテンションを向ける。"), "cls", (
+        condition(Text(en="highest layer-mean [CLS] share of the ordinary tokens' rows, beyond "
+                          "uniform (reviews)",
+                       ja="通常のトークンの行が [CLS] に向ける割合（一様を超える分）の層平均の最大値"
+                          "（レビュー）"),
+                  ev.review_texts.bootstrap(lambda w: _layer_means(w, to_cls).max(-1)),
                   ">=", STRONG_SHARE),
-        condition(f"share of all heads whose ordinary-token rows give [CLS] ≥ {STRONG_SHARE:g} "
-                  "beyond uniform (many)",
+        condition(Text(en="share of all heads whose ordinary-token rows give [CLS] ≥ {strong:g} "
+                          "beyond uniform (many)",
+                       ja="通常のトークンの行が一様を超える分で {strong:g} 以上を [CLS] に向ける"
+                          "ヘッドの、全ヘッドに占める割合（「多く」）").format(strong=STRONG_SHARE),
                   ev.review_texts.bootstrap(lambda w: (weighted_mean(w, to_cls) >= STRONG_SHARE)
                                        .mean((-2, -1))), ">=", MAJORITY),
-    ), premises=(structured(ev.review_texts),), illustrations=(
-        f"in {DOG_SENTENCE!r}, the rows of {', '.join(DOG_WORDS)} give [CLS] {words:.2f} of their "
-        f"attention in layer {peak + 1} (one sentence: shown, not deciding)",))
+    ), premises=(structured(ev.review_texts),), illustrations=(Text(
+        en="in {sentence}, the rows of {words} give [CLS] {share:.2f} of their attention in "
+           "{layer} (one sentence: shown, not deciding)",
+        ja="例文「{sentence}」では、{words} の行がアテンションの {share:.2f} を{layer}で [CLS] "
+           "に向けます（1 文だけの例です）").format(
+        sentence=Text(en=repr(DOG_SENTENCE), ja=DOG_SENTENCE),
+        words=Text.join(Text(word, word) for word in DOG_WORDS), share=words,
+        layer=layer_text(peak)),))
 
 
 def check_c2(ev: AttentionEvidence) -> ClaimCheck:
     """C2: in some layers almost every head attends to [SEP] (measured on sentence pairs)."""
     to_sep = ev.pair_texts.excess("sep_share")
-    return ClaimCheck("C2", "In some layers almost every head attends to [SEP].", "sep", (
-        condition(f"largest share of a layer's heads giving > {SEP_HEAD_SHARE:g} of their "
-                  "attention to [SEP] beyond uniform (sentence pairs)",
+    return ClaimCheck("C2", Text(en="In some layers almost every head attends to [SEP].",
+                                 ja="ある層では、ほぼすべてのヘッドが [SEP] に注目する。"), "sep", (
+        condition(Text(en="largest share of a layer's heads giving > {bar:g} of their "
+                          "attention to [SEP] beyond uniform (sentence pairs)",
+                       ja="一様を超える分でアテンションの {bar:g} より多くを [SEP] に向けるヘッドが"
+                          "層内に占める割合の最大値（文ペア）").format(bar=SEP_HEAD_SHARE),
                   ev.pair_texts.bootstrap(lambda w: (weighted_mean(w, to_sep) > SEP_HEAD_SHARE)
                                      .mean(-1).max(-1)), ">=", ALMOST_EVERY),
     ), premises=(structured(ev.pair_texts),))
@@ -304,28 +326,41 @@ def check_c4(ev: AttentionEvidence) -> ClaimCheck:
     """
     upper = ev.layers(THIRDS["upper"])
     out, spread = ev.review_texts["cls_out_share"], ev.review_texts["cls_row_entropy"]
-    return ClaimCheck("C4", "An aggregation network: lower-layer tokens refer to [CLS], and [CLS] "
-                      "attends to all tokens to summarise them.", "cls", (
+    return ClaimCheck("C4", Text(
+        en="An aggregation network: lower-layer tokens refer to [CLS], and [CLS] attends to all "
+           "tokens to summarise them.",
+        ja="集約のネットワーク：下層のトークンは [CLS] を参照し、[CLS] はすべてのトークンに注目して"
+           "それらを要約する。"), "cls", (
         _lower_third_cls(ev),
-        _band_condition(ev.review_texts, out, upper, "share of [CLS]'s own attention on the "
-                        "ordinary tokens (not itself, not [SEP]), upper third", MAJORITY),
-        _band_condition(ev.review_texts, spread, upper, "normalised entropy of [CLS]'s attention "
-                        "(spread over the text), upper third", BROAD_ENTROPY),
+        _band_condition(ev.review_texts, out, upper, Text(
+            en="share of [CLS]'s own attention on the ordinary tokens (not itself, not [SEP]), "
+               "{third}",
+            ja="[CLS] 自身のアテンションのうち通常のトークン（自分自身と [SEP] 以外）に向かう割合、"
+               "{third}").format(third=_THIRD_NAMES["upper"]), MAJORITY),
+        _band_condition(ev.review_texts, spread, upper, Text(
+            en="normalised entropy of [CLS]'s attention (spread over the text), {third}",
+            ja="[CLS] のアテンションの正規化エントロピー（テキスト全体への広がり）、{third}").format(
+            third=_THIRD_NAMES["upper"]), BROAD_ENTROPY),
     ), premises=(structured(ev.review_texts),))
 
 
 def _lower_third_cls(ev: AttentionEvidence) -> Condition:
     """The ordinary tokens of the lower third refer to [CLS] (C4's first half, C6's first row)."""
     return _band_condition(ev.review_texts, ev.review_texts.excess("content_cls_share"),
-                           ev.layers(THIRDS["lower"]), "mean [CLS] share of the ordinary tokens' "
-                           "rows beyond uniform, lower third", STRONG_SHARE)
+                           ev.layers(THIRDS["lower"]), Text(
+                               en="mean [CLS] share of the ordinary tokens' rows beyond uniform, "
+                                  "{third}",
+                               ja="通常のトークンの行が [CLS] に向ける割合（一様を超える分）の平均、"
+                                  "{third}").format(third=_THIRD_NAMES["lower"]), STRONG_SHARE)
 
 
-def _band_condition(sample: Sample, values: np.ndarray, layers: list[int], text: str,
+def _band_condition(sample: Sample, values: np.ndarray, layers: list[int], text: Text,
                     threshold: float) -> Condition:
     """``mean over the band's layers and heads of `values` >= threshold``, bootstrapped over
     `sample`'s texts; the band's layers (counted from 1) are added to `text`."""
-    return condition(f"{text} ({_layer_names(layers, sample.n_layers)}; {sample.name})",
+    return condition(Text(en="{text} ({layers}; {corpus})", ja="{text}（{layers}、{corpus}）").format(
+                         text=text, layers=layers_text(layers, sample.n_layers),
+                         corpus=sample.name_text),
                      sample.bootstrap(lambda w: _band_mean(w, values, layers)), ">=", threshold)
 
 
@@ -334,26 +369,45 @@ def check_c5(ev: AttentionEvidence) -> ClaimCheck:
     to_sep = ev.pair_texts.excess("sep_share")
     middle_up = ev.layers((THIRDS["middle"][0], 1))
     depth = lambda w: relative_depth(_layer_means(w, to_sep).argmax(-1), ev.n_layers)  # noqa: E731
-    return ClaimCheck("C5", "[SEP] marks sentence boundaries, so boundary-aware middle-to-upper "
-                      "layers attend to [SEP].", "sep", (
-        _band_condition(ev.pair_texts, to_sep, middle_up, "mean [SEP] share beyond uniform, "
-                        "middle and upper thirds", STRONG_SHARE),
-        condition("relative depth of the layer with the highest [SEP] share beyond uniform "
-                  "(pairs; 0 = bottom, 1 = top)", ev.pair_texts.bootstrap(depth), ">=",
-                  THIRDS["middle"][0]),
+    return ClaimCheck("C5", Text(
+        en="[SEP] marks sentence boundaries, so boundary-aware middle-to-upper layers attend to "
+           "[SEP].",
+        ja="[SEP] は文の境界を示すので、境界を意識する中層から上層が [SEP] に注目する。"), "sep", (
+        _band_condition(ev.pair_texts, to_sep, middle_up, _sep_excess(_THIRD_NAMES["middle and upper"]),
+                        STRONG_SHARE),
+        condition(Text(en="relative depth of the layer with the highest [SEP] share beyond "
+                          "uniform (pairs; 0 = bottom, 1 = top)",
+                       ja="[SEP] の割合（一様を超える分）が最も高い層の相対的な深さ"
+                          "（文ペア。0 = 最下層、1 = 最上層）"),
+                  ev.pair_texts.bootstrap(depth), ">=", THIRDS["middle"][0]),
     ), premises=(structured(ev.pair_texts),))
+
+
+def _sep_excess(third: Text) -> Text:
+    """"mean [SEP] share beyond uniform, <third>" (C5, C6)."""
+    return Text(en="mean [SEP] share beyond uniform, {third}",
+                ja="[SEP] の割合（一様を超える分）の平均、{third}").format(third=third)
 
 
 def check_c6(ev: AttentionEvidence) -> ClaimCheck:
     """C6, first two rows, on the pretrained model: [CLS] in lower layers, [SEP] in middle ones."""
     middle = ev.layers(THIRDS["middle"])
     to_sep = ev.pair_texts.excess("sep_share")
-    return ClaimCheck("C6", "Normal profile: [CLS] concentration in lower layers, [SEP] "
-                      "concentration in middle layers.", "roles", (
+    return ClaimCheck("C6", Text(
+        en="Normal profile: [CLS] concentration in lower layers, [SEP] concentration in middle "
+           "layers.",
+        ja="正常なプロファイル：下層では [CLS] に、中層では [SEP] にアテンションが集中する。"), "roles", (
         _lower_third_cls(ev),
-        _band_condition(ev.pair_texts, to_sep, middle, "mean [SEP] share beyond uniform, middle "
-                        "third", STRONG_SHARE),
+        _band_condition(ev.pair_texts, to_sep, middle, _sep_excess(_THIRD_NAMES["middle"]),
+                        STRONG_SHARE),
     ), aspect="pretrained profile", premises=(structured(ev.review_texts), structured(ev.pair_texts)))
+
+
+def _seed_band(layers: list[int], n_layers: int, seed: Text, what: Text) -> Text:
+    """C7's condition text: this model's band, the seed's layers it stands for, what is read."""
+    return Text(en="{layers} (seed: {seed}): {what}",
+                ja="{layers}、解説文の表では全 12 層中の{seed}：{what}").format(
+        layers=layers_text(layers, n_layers), seed=seed, what=what)
 
 
 def check_c7(ev: AttentionEvidence) -> ClaimCheck:
@@ -377,16 +431,23 @@ def check_c7(ev: AttentionEvidence) -> ClaimCheck:
         return ev.review_texts.bootstrap(statistic)
 
     from_cls = ev.review_texts["cls_out_share"]
-    return ClaimCheck("C7", "Lowest quarter diagonal (local); middle [CLS] focus; top third: "
-                      "[CLS] attends out to the other tokens.", "roles", (
-        condition(f"{_layer_names(diagonal, ev.n_layers)} (seed: layers 1–3 of 12): local "
-                  "attention beyond uniform minus the larger of [CLS] and [SEP]", lead("local", diagonal),
-                  ">=", LEAD_MARGIN),
-        condition(f"{_layer_names(cls_focus, ev.n_layers)} (seed: 4–8 of 12): attention to [CLS] "
-                  "beyond uniform minus the larger of local and [SEP]", lead("cls", cls_focus),
-                  ">=", LEAD_MARGIN),
-        condition(f"{_layer_names(out, ev.n_layers)} (seed: 9–12 of 12): share of [CLS]'s own "
-                  "attention on the ordinary tokens",
+    return ClaimCheck("C7", Text(
+        en="Lowest quarter diagonal (local); middle [CLS] focus; top third: [CLS] attends out to "
+           "the other tokens.",
+        ja="下の 4 分の 1 の層は対角（局所的）、中間の層は [CLS] に集中し、上の 3 分の 1 では "
+           "[CLS] が他のトークンへ注目する。"), "roles", (
+        condition(_seed_band(diagonal, ev.n_layers, Text(en="layers 1–3 of 12", ja="第 1〜3 層"), Text(
+            en="local attention beyond uniform minus the larger of [CLS] and [SEP]",
+            ja="局所的なアテンション（一様を超える分）から、[CLS] と [SEP] の大きいほうを引いた値")),
+                  lead("local", diagonal), ">=", LEAD_MARGIN),
+        condition(_seed_band(cls_focus, ev.n_layers, Text(en="4–8 of 12", ja="第 4〜8 層"), Text(
+            en="attention to [CLS] beyond uniform minus the larger of local and [SEP]",
+            ja="[CLS] へのアテンション（一様を超える分）から、局所的なものと [SEP] の大きいほうを"
+               "引いた値")),
+                  lead("cls", cls_focus), ">=", LEAD_MARGIN),
+        condition(_seed_band(out, ev.n_layers, Text(en="9–12 of 12", ja="第 9〜12 層"), Text(
+            en="share of [CLS]'s own attention on the ordinary tokens",
+            ja="[CLS] 自身のアテンションのうち通常のトークンに向かう割合")),
                   ev.review_texts.bootstrap(lambda w: _band_mean(w, from_cls, out)), ">=", MAJORITY),
     ), premises=(structured(ev.review_texts),))
 
@@ -413,20 +474,31 @@ def check_c8(ev: AttentionEvidence) -> ClaimCheck:
         return accuracy[rows, peak] - minus(w, accuracy, peak, rows)
 
     conditions = [
-        condition("[CLS]-probe accuracy at the layer of highest [CLS] share minus the best "
-                  "layer's (0 = that layer is the best)",
+        condition(Text(en="[CLS]-probe accuracy at the layer of highest [CLS] share minus the "
+                          "best layer's (0 = that layer is the best)",
+                       ja="[CLS] の割合が最も高い層での [CLS] プローブの正解率から、最も良い層の"
+                          "正解率を引いた値（0 = その層が最良）"),
                   ev.review_texts.bootstrap(lambda w: at_peak(w, lambda w, a, p, r: a.max(-1))),
                   ">=", 0.0),
-        condition("[CLS]-probe minus mean-pooled-probe accuracy at that layer",
+        condition(Text(en="[CLS]-probe minus mean-pooled-probe accuracy at that layer",
+                       ja="その層での [CLS] プローブと平均プーリングのプローブの正解率の差"),
                   ev.review_texts.bootstrap(lambda w: at_peak(
                       w, lambda w, a, p, r: weighted_mean(w, mean_right)[r, p])),
                   ">=", 0.0)]
     if ev.n_layers >= 3:
-        conditions.insert(0, condition(
-            "Spearman rank correlation over layers of the [CLS] share beyond uniform and the "
-            "[CLS]-probe accuracy", ev.review_texts.bootstrap(spearman), ">=", MAJORITY))
-    return ClaimCheck("C8", "Layers where attention gathers at [CLS] give a good sentence vector.",
-                      "cls", tuple(conditions), premises=(structured(ev.review_texts),))
+        conditions.insert(0, condition(SPEARMAN_OVER_LAYERS, ev.review_texts.bootstrap(spearman),
+                                       ">=", MAJORITY))
+    return ClaimCheck("C8", Text(
+        en="Layers where attention gathers at [CLS] give a good sentence vector.",
+        ja="アテンションが [CLS] に集まる層からは、良い文ベクトルが得られる。"),
+        "cls", tuple(conditions), premises=(structured(ev.review_texts),))
+
+
+#: C8's first condition (here and, on the zoo's classifiers, in `bertlab.claims.finetuning`).
+SPEARMAN_OVER_LAYERS = Text(
+    en="Spearman rank correlation over layers of the [CLS] share beyond uniform and the "
+       "[CLS]-probe accuracy",
+    ja="層をまたいだ、[CLS] の割合（一様を超える分）と [CLS] プローブの正解率のスピアマン順位相関")
 
 
 def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -453,18 +525,28 @@ def check_c9(ev: AttentionEvidence) -> ClaimCheck:
     lift = ev.pair_texts["cross_segment_lift"].mean(axis=-1)[:, peak]      # [N] at the peak layer
     is_next = ev.pair_labels == 1
     raw = border_effect(ev, "cross_segment_share").set_index("layer").loc[peak, "cohens_d"]
-    return ClaimCheck("C9", "Layers that attend to [SEP] show where sentences break and how they "
-                      "relate.", "sep", (
-        condition(f"cross-segment lift in layer {peak + 1}, the layer of highest [SEP] share "
-                  "(1 = attention blind to the border)",
+    return ClaimCheck("C9", Text(
+        en="Layers that attend to [SEP] show where sentences break and how they relate.",
+        ja="[SEP] に注目する層を見ると、文の切れ目と文どうしの関係がわかる。"), "sep", (
+        condition(Text(en="cross-segment lift in {layer}, the layer of highest [SEP] share "
+                          "(1 = attention blind to the border)",
+                       ja="[SEP] の割合が最も高い層である{layer}での、文の境界を越えるアテンションの"
+                          "リフト（1 = 境界を区別しないアテンション）").format(layer=layer_text(peak)),
                   ev.pair_texts.bootstrap(lambda w: weighted_mean(w, lift)), "<=", 1 - LEAD_MARGIN),
-        condition(f"|Cohen's d| of that lift between true next and random pairs, layer {peak + 1}",
+        condition(Text(en="|Cohen's d| of that lift between true next and random pairs, {layer}",
+                       ja="そのリフトの、本当の次の文の対と無関係な文の対の間の |Cohen の d|"
+                          "（{layer}）").format(layer=layer_text(peak)),
                   ev.pair_texts.bootstrap(lambda w: np.abs(_cohens_d(w, lift, is_next)),
                                      strata=ev.pair_labels), ">=", MEDIUM_EFFECT),
     ), premises=(
         structured(ev.pair_texts),
-        condition("highest layer-mean [SEP] share beyond uniform (sentence pairs): some layer "
-                  "attends to [SEP]",
+        condition(Text(en="highest layer-mean [SEP] share beyond uniform (sentence pairs): some "
+                          "layer attends to [SEP]",
+                       ja="[SEP] に注目する層がある：[SEP] の割合（一様を超える分）の層平均の"
+                          "最大値（文ペア）"),
                   ev.pair_texts.bootstrap(lambda w: _layer_means(w, to_sep).max(-1)), ">=", STRONG_SHARE),
-    ), illustrations=(f"|Cohen's d| of the raw cross-segment share in that layer: {abs(raw):.2f} "
-                      "(moves with the sentences' lengths too)",))
+    ), illustrations=(Text(
+        en="|Cohen's d| of the raw cross-segment share in that layer: {d:.2f} (moves with the "
+           "sentences' lengths too)",
+        ja="同じ層での、境界を越えるアテンションの割合そのものの |Cohen の d|：{d:.2f}"
+           "（文の長さによっても動きます）").format(d=abs(raw)),))

@@ -35,6 +35,7 @@ import pandas as pd
 from ..datasets import load_pairs
 from ..errors import InputError
 from ..caching import on_disk
+from ..i18n import Text
 from ..loading import LoadedModel
 from ..roles import LEAD_MARGIN, STRONG_SHARE, text_measures
 from . import ClaimCheck, condition
@@ -89,7 +90,9 @@ def pair_texts(lm: LoadedModel, split: str = PAIR_SPLIT) -> Sample:
     """The per-pair measures of `split` (`bertlab.roles.text_measures`) as a `Sample`."""
     pairs = load_pairs(split)
     table = text_measures(lm, pairs["text"].tolist(), pairs["text_pair"].tolist())
-    return Sample(table, f"sentence pairs ({split} split)")
+    split_name = Text(en=split, ja={"test": "テスト", "train": "訓練"}.get(split, split))
+    return Sample(table, Text(en="sentence pairs ({split} split)", ja="文ペア（{split}分割）")
+                  .format(split=split_name))
 
 
 def pair_profile(lm: LoadedModel, split: str = PAIR_SPLIT) -> pd.DataFrame:
@@ -122,8 +125,9 @@ def choose_layers(profile: pd.DataFrame) -> LayerChoice:
                        profile=profile.copy())
 
 
-_STATEMENT = ("A '[CLS]-concentration layer' and a 'structural (boundary) layer' can be shown side "
-              "by side in BertViz.")
+_STATEMENT = Text(en="A '[CLS]-concentration layer' and a 'structural (boundary) layer' can be "
+                     "shown side by side in BertViz.",
+                  ja="「[CLS] 集中層」と「構造的な（境界の）層」を BertViz で並べて表示できる。")
 
 
 def check_c11(choice: LayerChoice, sample: Sample | None = None) -> ClaimCheck:
@@ -147,14 +151,21 @@ def check_c11(choice: LayerChoice, sample: Sample | None = None) -> ClaimCheck:
         estimates = _bootstrapped(sample)
         premises = (structured(sample),)
     return ClaimCheck("C11", _STATEMENT, CHAPTER, (
-        condition("[CLS] share beyond uniform of the [CLS]-concentration layer (the layer of "
-                  "highest [CLS] share; sentence pairs)", estimates["cls"], ">=", STRONG_SHARE),
-        condition("[SEP] share beyond uniform of the structural layer (the layer of highest "
-                  "[SEP] share; sentence pairs)", estimates["sep"], ">=", STRONG_SHARE),
-        condition("distance between the two chosen layers, in layers (0 = the same layer)",
+        condition(Text(en="[CLS] share beyond uniform of the [CLS]-concentration layer (the layer "
+                          "of highest [CLS] share; sentence pairs)",
+                       ja="[CLS] 集中層（[CLS] の割合が最も高い層。文ペア）の [CLS] の割合"
+                          "（一様を超える分）"), estimates["cls"], ">=", STRONG_SHARE),
+        condition(Text(en="[SEP] share beyond uniform of the structural layer (the layer of "
+                          "highest [SEP] share; sentence pairs)",
+                       ja="構造的な層（[SEP] の割合が最も高い層。文ペア）の [SEP] の割合"
+                          "（一様を超える分）"), estimates["sep"], ">=", STRONG_SHARE),
+        condition(Text(en="distance between the two chosen layers, in layers (0 = the same layer)",
+                       ja="選んだ 2 つの層の距離（層の数。0 = 同じ層）"),
                   estimates["distance"], ">=", 1),
-        condition("[CLS] share of the [CLS]-concentration layer minus that of the structural "
-                  "layer (the two views show different things)", estimates["differ"], ">=",
+        condition(Text(en="[CLS] share of the [CLS]-concentration layer minus that of the "
+                          "structural layer (the two views show different things)",
+                       ja="[CLS] 集中層の [CLS] の割合から構造的な層のものを引いた値"
+                          "（2 つのビューが別のものを示すこと）"), estimates["differ"], ">=",
                   LEAD_MARGIN),
     ), premises=premises)
 

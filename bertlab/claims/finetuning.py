@@ -45,6 +45,7 @@ from .. import zoo
 from ..caching import on_disk
 from ..datasets import load_reviews
 from ..extraction import iter_encoded
+from ..i18n import Text
 from ..loading import LoadedModel, embedded_model_path, wrap
 from ..metrics import METRICS, SCORES
 from ..probing import probe_correctness, rank_correlation
@@ -54,6 +55,7 @@ from ..roles import LEAD_MARGIN, MAJORITY, STRONG_SHARE, text_measures
 from ..zoo.experiment import (SEEDS, TOP_CHANGED, ExperimentResults, concentrated_heads,  # noqa: F401
                               model_summary, profile_distance, results, uniform_special_share)
 from . import ClaimCheck, built_from_zoo_base, condition, zoo_base
+from .attention import SPEARMAN_OVER_LAYERS
 from .uncertainty import bootstrap, t_interval, weighted_mean, welch_interval
 
 __all__ = ["ASPECT", "CHAPTER", "PROFILE_MARGIN", "ALL_HEADS", "TOP_CHANGED", "HEALTHY_MEANT",
@@ -81,7 +83,9 @@ OVERFIT_MEANT = ("overfit", "probe-overfit")
 def checks(lm: LoadedModel | None = None) -> list[ClaimCheck]:
     """C3, C6, C8 and C10 from the zoo; not testable unless `lm` is the zoo's base."""
     if lm is not None and not built_from_zoo_base(lm):
-        reason = f"the zoo's classifiers were fine-tuned from another model than {lm.name}"
+        reason = Text(en="the zoo's classifiers were fine-tuned from another model than {model}",
+                      ja="モデル動物園（zoo）の分類器は `{model}` とは別のモデルからファインチューニング"
+                         "されています").format(model=lm.name)
         return [ClaimCheck(claim, statement, CHAPTER, (), aspect=ASPECT, untestable=reason)
                 for claim, statement in (("C3", _C3), ("C6", _C6), ("C8", _C8), ("C10", _C10))]
     summary = model_summary(results(progress=False))
@@ -93,16 +97,26 @@ def _values(summary: pd.DataFrame, recipes, column: str) -> np.ndarray:
     return summary.loc[summary.recipe.isin(recipes), column].to_numpy(dtype=float)
 
 
-_C3 = ("[CLS]/[SEP] concentration is normal behaviour, not a malfunction: the pretrained model "
-       "concentrates and random weights do not; a working fine-tuned classifier keeps the "
-       "pretrained profile, a broken one departs from it.")
-_C6 = ("When all layers and all heads concentrate on [CLS]/[SEP], the model is overfit or was "
-       "trained on too little input diversity.")
-_C8 = ("Layers where attention gathers at [CLS] give a good sentence vector, in classifiers "
-       "fine-tuned to read the [CLS] vector.")
-_C10 = ("Freezing layers or re-initialising some during fine-tuning helps an overfit model (the "
-        "seed: one whose attention is clogged; that premise is judged by the information-flow "
-        "check).")
+_C3 = Text(en="[CLS]/[SEP] concentration is normal behaviour, not a malfunction: the pretrained "
+              "model concentrates and random weights do not; a working fine-tuned classifier "
+              "keeps the pretrained profile, a broken one departs from it.",
+           ja="[CLS]/[SEP] への集中は正常な挙動であり、故障ではない：事前学習済みモデルは集中し、"
+              "ランダムな重みは集中しない。うまく働くファインチューニング済みの分類器は事前学習済みの"
+              "プロファイルを保ち、壊れた分類器はそこから離れる。")
+_C6 = Text(en="When all layers and all heads concentrate on [CLS]/[SEP], the model is overfit or "
+              "was trained on too little input diversity.",
+           ja="全層・全ヘッドが [CLS]/[SEP] に集中するとき、そのモデルは過学習しているか、"
+              "入力の多様性が足りないデータで学習されている。")
+_C8 = Text(en="Layers where attention gathers at [CLS] give a good sentence vector, in classifiers "
+              "fine-tuned to read the [CLS] vector.",
+           ja="[CLS] ベクトルを読むようにファインチューニングされた分類器では、アテンションが [CLS] "
+              "に集まる層から良い文ベクトルが得られる。")
+_C10 = Text(en="Freezing layers or re-initialising some during fine-tuning helps an overfit model "
+               "(the seed: one whose attention is clogged; that premise is judged by the "
+               "information-flow check).",
+            ja="ファインチューニングの際に層を凍結したり一部を再初期化したりすると、過学習した"
+               "モデルが改善する（解説文では、アテンションが詰まったモデル。この前提は情報の流れの"
+               "チェックが判定します）。")
 
 
 def check_c3(summary: pd.DataFrame) -> ClaimCheck:
@@ -112,19 +126,33 @@ def check_c3(summary: pd.DataFrame) -> ClaimCheck:
     skill = _values(summary, "healthy", "test_accuracy") - _values(summary, "healthy", "test_chance")
     n = len(pretrained)
     return ClaimCheck("C3", _C3, CHAPTER, (
-        condition("pretrained model: highest layer-mean special-token share beyond uniform "
-                  "(reviews)", bootstrap(peak(pretrained), n, what="reviews"), ">=", STRONG_SHARE),
-        condition("a BERT of the same shape with random weights (weights not loaded): the same "
-                  "share", bootstrap(peak(random_weights), n, what="reviews"), "<", LEAD_MARGIN),
-        condition("healthy recipe: held-out accuracy above chance (test accuracy − majority share)",
+        condition(Text(en="pretrained model: highest layer-mean special-token share beyond "
+                          "uniform (reviews)",
+                       ja="事前学習済みモデル：特殊トークンの割合（一様を超える分）の層平均の最大値"
+                          "（レビュー）"),
+                  bootstrap(peak(pretrained), n, what="reviews"), ">=", STRONG_SHARE),
+        condition(Text(en="a BERT of the same shape with random weights (weights not loaded): "
+                          "the same share",
+                       ja="同じ形でランダムな重みの BERT（重みが読み込まれていない状態）：同じ割合"),
+                  bootstrap(peak(random_weights), n, what="reviews"), "<", LEAD_MARGIN),
+        condition(Text(en="healthy recipe: held-out accuracy above chance (test accuracy − "
+                          "majority share)",
+                       ja="healthy レシピ：評価用データでの正解率の、偶然の水準からの上積み"
+                          "（テストの正解率 − 最多ラベルの割合）"),
                   t_interval(skill), ">=", 0.1),
-        condition("healthy recipe: largest per-layer gap in special-token share from the "
-                  "pretrained model, below the top sixth of the layers (which fine-tuning is "
-                  "known to change)", t_interval(_values(summary, "healthy",
-                                                          "profile_distance_below_top")),
+        condition(Text(en="healthy recipe: largest per-layer gap in special-token share from the "
+                          "pretrained model, below the top sixth of the layers (which fine-tuning "
+                          "is known to change)",
+                       ja="healthy レシピ：特殊トークンの割合の、事前学習済みモデルとの層ごとの最大の"
+                          "差（ファインチューニングで変わることが知られている上位 6 分の 1 の層を"
+                          "除く）"),
+                  t_interval(_values(summary, "healthy", "profile_distance_below_top")),
                   "<=", PROFILE_MARGIN),
-        condition("high-lr (broken) recipe: largest per-layer gap in special-token share from the "
-                  "pretrained model", t_interval(_values(summary, "high-lr", "profile_distance")),
+        condition(Text(en="high-lr (broken) recipe: largest per-layer gap in special-token share "
+                          "from the pretrained model",
+                       ja="high-lr（壊れた）レシピ：特殊トークンの割合の、事前学習済みモデルとの"
+                          "層ごとの最大の差"),
+                  t_interval(_values(summary, "high-lr", "profile_distance")),
                   ">", PROFILE_MARGIN),
     ), aspect=ASPECT)
 
@@ -134,16 +162,27 @@ def check_c6(summary: pd.DataFrame) -> ClaimCheck:
     healthy = _values(summary, HEALTHY_MEANT, "concentrated_heads")
     overfit = _values(summary, OVERFIT_MEANT, "concentrated_heads")
     low = _values(summary, "low-diversity", "concentrated_heads")
-    meant = " and ".join(HEALTHY_MEANT)
+    meant = Text(en=" and ".join(HEALTHY_MEANT), ja="・".join(HEALTHY_MEANT))
     return ClaimCheck("C6", _C6, CHAPTER, (
-        condition(f"overfit recipes ({', '.join(OVERFIT_MEANT)}): share of heads with over half "
-                  "their attention on special tokens beyond uniform", t_interval(overfit), ">=",
-                  ALL_HEADS),
-        condition("low-diversity recipe: share of such heads", t_interval(low), ">=", ALL_HEADS),
-        condition(f"overfit recipes minus every model meant to be healthy ({meant}): share of "
-                  "such heads", welch_interval(overfit, healthy), ">=", PROFILE_MARGIN),
-        condition(f"low-diversity minus every model meant to be healthy ({meant}): share of such "
-                  "heads", welch_interval(low, healthy), ">=", PROFILE_MARGIN),
+        condition(Text(en="overfit recipes ({overfit}): share of heads with over half their "
+                          "attention on special tokens beyond uniform",
+                       ja="過学習させるレシピ（{overfit}）：一様を超える分でアテンションの半分より"
+                          "多くを特殊トークンに向けるヘッドの割合").format(
+                      overfit=Text.join(Text(r, r) for r in OVERFIT_MEANT)),
+                  t_interval(overfit), ">=", ALL_HEADS),
+        condition(Text(en="low-diversity recipe: share of such heads",
+                       ja="low-diversity レシピ：そのようなヘッドの割合"),
+                  t_interval(low), ">=", ALL_HEADS),
+        condition(Text(en="overfit recipes minus every model meant to be healthy ({meant}): "
+                          "share of such heads",
+                       ja="過学習させるレシピと、健全になるはずのすべてのモデル（{meant}）の差："
+                          "そのようなヘッドの割合").format(meant=meant),
+                  welch_interval(overfit, healthy), ">=", PROFILE_MARGIN),
+        condition(Text(en="low-diversity minus every model meant to be healthy ({meant}): share "
+                          "of such heads",
+                       ja="low-diversity と、健全になるはずのすべてのモデル（{meant}）の差："
+                          "そのようなヘッドの割合").format(meant=meant),
+                  welch_interval(low, healthy), ">=", PROFILE_MARGIN),
     ), aspect=ASPECT)
 
 
@@ -155,11 +194,12 @@ def check_c8(seeds: tuple[int, ...] = SEEDS) -> ClaimCheck:
     correlation = [row["spearman"] for row in rows]
     advantage = [row["cls_minus_mean_at_peak"] for row in rows]
     return ClaimCheck("C8", _C8, CHAPTER, (
-        condition("healthy classifiers: Spearman rank correlation over layers of the [CLS] share "
-                  "beyond uniform and the [CLS]-probe accuracy", t_interval(correlation), ">=",
-                  MAJORITY),
-        condition("healthy classifiers: [CLS]-probe minus mean-pooled-probe accuracy at the layer "
-                  "of highest [CLS] share", t_interval(advantage), ">=", 0.0),
+        condition(Text(en="healthy classifiers: ", ja="healthy の分類器：") + SPEARMAN_OVER_LAYERS,
+                  t_interval(correlation), ">=", MAJORITY),
+        condition(Text(en="healthy classifiers: [CLS]-probe minus mean-pooled-probe accuracy at "
+                          "the layer of highest [CLS] share",
+                       ja="healthy の分類器：[CLS] の割合が最も高い層での、[CLS] プローブと平均"
+                          "プーリングのプローブの正解率の差"), t_interval(advantage), ">=", 0.0),
     ), aspect=ASPECT)
 
 
@@ -182,10 +222,15 @@ def check_c10(summary: pd.DataFrame) -> ClaimCheck:
     """C10, the remedies: freezing lower layers or re-initialising top ones helps an overfit model."""
     overfit = _values(summary, "overfit", "test_accuracy")
     conditions = []
-    for remedy, what in (("overfit-frozen", "freezing the embeddings and lower half"),
-                         ("overfit-reinit", "re-initialising the top layer")):
+    for remedy, what in (("overfit-frozen", Text(en="freezing the embeddings and lower half",
+                                                 ja="埋め込みと下半分の層凍結")),
+                         ("overfit-reinit", Text(en="re-initialising the top layer",
+                                                 ja="最上層の再初期化"))):
         conditions.append(condition(
-            f"{what}: held-out accuracy gain over the overfit recipe (same 24 examples per seed)",
+            Text(en="{what}: held-out accuracy gain over the overfit recipe (same 24 examples per "
+                    "seed)",
+                 ja="{what}：overfit レシピに対する評価用データでの正解率の向上（シードごとに同じ "
+                    "24 例）").format(what=what),
             welch_interval(_values(summary, remedy, "test_accuracy"), overfit), ">", 0.0))
     return ClaimCheck("C10", _C10, CHAPTER, tuple(conditions), aspect=ASPECT)
 

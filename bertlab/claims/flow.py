@@ -35,6 +35,7 @@ import torch
 from .. import zoo
 from ..datasets import load_pairs, load_reviews
 from ..extraction import extract_batch
+from ..i18n import Text, layers_text
 from ..flow import ablate_heads, attention_gradients, cls_rollout, norm_measurement, random_heads, top_heads
 from ..caching import on_disk
 from ..loading import LoadedModel, load  # noqa: F401  (load is used by the doctest above)
@@ -82,8 +83,10 @@ N_RANDOM_DRAWS = 8
 N_ABLATION_TEXTS = 96
 
 _SPLIT = "test"
-_NO_ZOO = ("the zoo's classifiers were fine-tuned from another model, so the condition on them "
-           "is not asked here")
+_NO_ZOO = Text(en="the zoo's classifiers were fine-tuned from another model, so the condition on "
+                  "them is not asked here",
+               ja="モデル動物園（zoo）の分類器は別のモデルからファインチューニングされているので、"
+                  "それらについての条件はここでは問いません")
 _SHARES = ("cls_share", "sep_share", "special_share")
 
 
@@ -210,15 +213,33 @@ def _ratio_at_peak(arrays: dict, share: str, what: str):
 
 
 def _weight_premise(lm: LoadedModel, share: str, pairs: bool, layers: list[int] | None = None,
-                    where: str = "") -> Condition:
+                    where: Text = Text("", "")) -> Condition:
     """The weight the claim is about is there: the highest layer-mean `share` beyond uniform
     (in `layers`, default all) is strong (`bertlab.roles.STRONG_SHARE`)."""
     sample = evidence(lm).pair_texts if pairs else evidence(lm).review_texts
     values = sample.excess(share)[:, layers] if layers else sample.excess(share)
     name = {"cls_share": "[CLS]", "sep_share": "[SEP]"}[share]
-    return condition(f"the attention weight on {name} is there: highest layer-mean {name} share "
-                     f"beyond uniform{where} ({sample.name})",
+    return condition(Text(en="the attention weight on {name} is there: highest layer-mean {name} "
+                             "share beyond uniform{where} ({corpus})",
+                          ja="{name} へのアテンションの重みがある：{where}{name} の割合"
+                             "（一様を超える分）の層平均の最大値（{corpus}）").format(
+                         name=name, where=where, corpus=sample.name_text),
                      sample.bootstrap(lambda w: _layer_means(w, values).max(-1)), ">=", STRONG_SHARE)
+
+
+def _norm_by_weight(name: str) -> Text:
+    """"norm-based / weight-based <name> share in the layer with the highest <name> weight"."""
+    return Text(en="norm-based / weight-based {name} share in the layer with the highest {name} "
+                   "weight (reviews)",
+                ja="{name} への重みが最も大きい層での、ノルムに基づく {name} の割合と重みに基づく"
+                   "割合の比（レビュー）").format(name=name)
+
+
+def _words_of_final_cls(model: LoadedModel, whose: Text = Text("", "")) -> Text:
+    """"share of the final [CLS] drawn from the words (rollout), <model><whose>"."""
+    return Text(en="share of the final [CLS] drawn from the words (rollout), {model}{whose}",
+                ja="最終層の [CLS] のうち単語に由来する割合（ロールアウト）、`{model}`{whose}").format(
+        model=model.name, whose=whose)
 
 
 def _check_c2(lm: LoadedModel) -> ClaimCheck:
@@ -230,12 +251,16 @@ def _check_c2(lm: LoadedModel) -> ClaimCheck:
     def distance_ratio(w):
         return weighted_mean(w, chosen) / np.median(weighted_mean(w, control.T), axis=-1)
 
-    return ClaimCheck("C2", "The attention that heads put on [SEP] carries information.", CHAPTER, (
-        condition("norm-based / weight-based [SEP] share in the layer with the highest [SEP] "
-                  "weight (reviews)", _ratio_at_peak(arrays, "sep_share", "reviews"), ">=",
+    return ClaimCheck("C2", Text(en="The attention that heads put on [SEP] carries information.",
+                                 ja="ヘッドが [SEP] に向けるアテンションは情報を運んでいる。"), CHAPTER, (
+        condition(_norm_by_weight("[SEP]"), _ratio_at_peak(arrays, "sep_share", "reviews"), ">=",
                   NORM_KEEPS_WEIGHT),
-        condition("switching off the heads that attend most to [SEP] moves the final [CLS] at "
-                  "least as far as random heads (ratio of mean cosine distances, random median)",
+        condition(Text(en="switching off the heads that attend most to [SEP] moves the final [CLS] "
+                          "at least as far as random heads (ratio of mean cosine distances, random "
+                          "median)",
+                       ja="[SEP] に最も注目するヘッドを止めると、最終層の [CLS] がランダムなヘッドを"
+                          "止めた場合と少なくとも同じだけ動く（コサイン距離の平均の比、ランダムは"
+                          "中央値）"),
                   bootstrap(distance_ratio, len(chosen), what="reviews"), ">=", 1.0)),
         aspect=ASPECT, premises=(structured(evidence(lm).review_texts),
                                  _weight_premise(lm, "sep_share", pairs=False)))
@@ -247,20 +272,21 @@ def _check_c4(lm: LoadedModel, healthy: LoadedModel | None) -> ClaimCheck:
         return bootstrap(lambda w: weighted_mean(w, drawn), len(drawn), what="reviews")
 
     conditions = [
-        condition("norm-based / weight-based [CLS] share in the layer with the highest [CLS] "
-                  "weight (reviews)", _ratio_at_peak(share_texts(lm), "cls_share", "reviews"),
+        condition(_norm_by_weight("[CLS]"), _ratio_at_peak(share_texts(lm), "cls_share", "reviews"),
                   ">=", NORM_KEEPS_WEIGHT),
-        condition(f"share of the final [CLS] drawn from the words (rollout), {lm.name}",
-                  words(lm), ">=", WORD_MAJORITY)]
+        condition(_words_of_final_cls(lm), words(lm), ">=", WORD_MAJORITY)]
     illustrations = ()
     if healthy is not None:
-        conditions.append(condition(
-            f"share of the final [CLS] drawn from the words (rollout), {healthy.name} (whose "
-            "classifier reads [CLS])", words(healthy), ">=", WORD_MAJORITY))
+        conditions.append(condition(_words_of_final_cls(healthy, Text(
+            en=" (whose classifier reads [CLS])", ja="（分類器が [CLS] を読むモデル）")),
+            words(healthy), ">=", WORD_MAJORITY))
     else:
         illustrations = (_NO_ZOO,)
-    return ClaimCheck("C4", "Tokens send their information into [CLS], and the final [CLS] "
-                      "aggregates all the tokens.", CHAPTER, tuple(conditions), aspect=ASPECT,
+    return ClaimCheck("C4", Text(
+        en="Tokens send their information into [CLS], and the final [CLS] aggregates all the "
+           "tokens.",
+        ja="トークンは自分の情報を [CLS] に送り込み、最終層の [CLS] はすべてのトークンを集約する。"),
+                      CHAPTER, tuple(conditions), aspect=ASPECT,
                       premises=(structured(evidence(lm).review_texts),
                                 _weight_premise(lm, "cls_share", pairs=False)),
                       illustrations=illustrations)
@@ -270,9 +296,12 @@ def _check_c5(lm: LoadedModel, healthy: LoadedModel | None) -> ClaimCheck:
     middle_up = layers_in_band(lm.n_layers, THIRDS["middle"][0], 1)
     arrays = share_texts(lm, pairs=True)
     weight, norm = arrays["weight_sep_share"], arrays["norm_sep_share"]
-    band = f"layers {middle_up[0] + 1}–{middle_up[-1] + 1} of {lm.n_layers}"
+    band = layers_text(middle_up, lm.n_layers)
     conditions = [condition(
-        f"sentence pairs: norm-based / weight-based [SEP] share, middle and upper thirds ({band})",
+        Text(en="sentence pairs: norm-based / weight-based [SEP] share, middle and upper thirds "
+                "({band})",
+             ja="文ペア：ノルムに基づく [SEP] の割合と重みに基づく割合の比、中と上の 3 分の 1"
+                "（{band}）").format(band=band),
         bootstrap(lambda w: _layer_means(w, norm)[..., middle_up].mean(-1)
                   / _layer_means(w, weight)[..., middle_up].mean(-1), _n(arrays),
                   what="sentence pairs"), ">=", NORM_KEEPS_WEIGHT)]
@@ -283,29 +312,39 @@ def _check_c5(lm: LoadedModel, healthy: LoadedModel | None) -> ClaimCheck:
         per = {column: gradients[column].to_numpy().reshape(n_texts, lm.n_layers, lm.n_heads)
                for column in ("sep_gradient", "other_gradient")}
         conditions.append(condition(
-            f"{healthy.name}, middle and upper thirds ({band}): loss gradient on attention to "
-            "[SEP] / to ordinary tokens",
+            Text(en="{model}, middle and upper thirds ({band}): loss gradient on attention to "
+                    "[SEP] / to ordinary tokens",
+                 ja="`{model}`、中と上の 3 分の 1（{band}）：[SEP] へのアテンションに対する損失の"
+                    "勾配と、通常のトークンへのアテンションに対する勾配の比").format(
+                model=healthy.name, band=band),
             bootstrap(lambda w: _layer_means(w, per["sep_gradient"])[..., middle_up].mean(-1)
                       / _layer_means(w, per["other_gradient"])[..., middle_up].mean(-1),
                       n_texts, what="reviews"), ">=", 1.0))
     else:
         illustrations = (_NO_ZOO,)
-    return ClaimCheck("C5", "The attention to [SEP], the boundary of a sentence pair, matters in "
-                      "the middle and upper layers.", CHAPTER, tuple(conditions), aspect=ASPECT,
+    return ClaimCheck("C5", Text(
+        en="The attention to [SEP], the boundary of a sentence pair, matters in the middle and "
+           "upper layers.",
+        ja="文ペアの境界である [SEP] へのアテンションは、中層と上層で意味を持つ。"), CHAPTER, tuple(conditions), aspect=ASPECT,
                       premises=(structured(evidence(lm).pair_texts),
                                 _weight_premise(lm, "sep_share", pairs=True, layers=middle_up,
-                                                where=f" in {band}")),
+                                                where=Text(en=" in {band}", ja="{band}での ")
+                                                .format(band=band))),
                       illustrations=illustrations)
 
 
 def _check_c10(lm: LoadedModel, healthy: LoadedModel | None,
                overfit: LoadedModel | None) -> ClaimCheck:
-    statement = ("An overfit model's flow is clogged at [CLS]/[SEP]: its layers move mostly "
-                 "special-token content.")
+    statement = Text(en="An overfit model's flow is clogged at [CLS]/[SEP]: its layers move "
+                        "mostly special-token content.",
+                     ja="過学習したモデルでは情報流通が [CLS]/[SEP] で詰まっている：その層が運ぶのは"
+                        "主に特殊トークンの内容である。")
     if healthy is None or overfit is None:
-        return ClaimCheck("C10", statement, CHAPTER, (), aspect=ASPECT, untestable=(
-            "it reads the zoo's healthy and overfit classifiers, which were fine-tuned from "
-            f"another model than {lm.name}"))
+        return ClaimCheck("C10", statement, CHAPTER, (), aspect=ASPECT, untestable=Text(
+            en="it reads the zoo's healthy and overfit classifiers, which were fine-tuned from "
+               "another model than {model}",
+            ja="モデル動物園（zoo）の healthy と overfit の分類器を読むチェックですが、それらは "
+               "`{model}` とは別のモデルからファインチューニングされています").format(model=lm.name))
     h, o = share_texts(healthy), share_texts(overfit)
     n = _n(o)
     # The same reviews in the same order as the base's evidence, whose uniform baseline they share.
@@ -317,17 +356,26 @@ def _check_c10(lm: LoadedModel, healthy: LoadedModel | None,
 
     rollout_gap = (rollout_texts(overfit)["special"] - rollout_texts(healthy)["special"]).to_numpy()
     return ClaimCheck("C10", statement, CHAPTER, (
-        condition(f"{overfit.name}: lowest norm-based special share over its layers",
+        condition(Text(en="{overfit}: lowest norm-based special share over its layers",
+                       ja="`{overfit}`：ノルムに基づく特殊トークンの割合の、層ごとの最小値").format(
+                      overfit=overfit.name),
                   bootstrap(lambda w: _layer_means(w, o["norm_special_share"]).min(-1), n,
                             what="reviews"), ">=", CLOGGED_MAJORITY),
-        condition(f"{overfit.name} minus {healthy.name}: norm-based special share, mean over "
-                  "layers", bootstrap(clog_gap, n, what="reviews"), ">=", CLOGGING_MARGIN),
-        condition(f"{overfit.name} minus {healthy.name}: share of the final [CLS] drawn from "
-                  "special tokens (rollout)",
+        condition(Text(en="{overfit} minus {healthy}: norm-based special share, mean over layers",
+                       ja="`{overfit}` と `{healthy}` の差：ノルムに基づく特殊トークンの割合の"
+                          "層平均").format(overfit=overfit.name, healthy=healthy.name),
+                  bootstrap(clog_gap, n, what="reviews"), ">=", CLOGGING_MARGIN),
+        condition(Text(en="{overfit} minus {healthy}: share of the final [CLS] drawn from special "
+                          "tokens (rollout)",
+                       ja="`{overfit}` と `{healthy}` の差：最終層の [CLS] のうち特殊トークンに由来"
+                          "する割合（ロールアウト）").format(overfit=overfit.name, healthy=healthy.name),
                   bootstrap(lambda w: weighted_mean(w, rollout_gap), n, what="reviews"), ">=",
                   CLOGGING_MARGIN)), aspect=ASPECT, premises=(
-        condition(f"the premise of C10: {overfit.name} looks at [CLS]/[SEP] in every layer "
-                  "(lowest layer-mean special share beyond uniform, by weight)",
+        condition(Text(en="the premise of C10: {overfit} looks at [CLS]/[SEP] in every layer "
+                          "(lowest layer-mean special share beyond uniform, by weight)",
+                       ja="C10 の前提：`{overfit}` はすべての層で [CLS]/[SEP] を見ている"
+                          "（重みで測った、一様を超える分の特殊トークンの割合の、層平均の最小値）").format(
+                      overfit=overfit.name),
                   bootstrap(lambda w: _layer_means(w, concentrated).min(-1), n, what="reviews"),
                   ">=", MAJORITY),))
 

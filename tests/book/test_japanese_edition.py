@@ -37,7 +37,7 @@ from bs4 import BeautifulSoup
 from bertlab.claims import RECORD_SCRIPT_CLASS
 from browsing import JAPANESE, Visit
 from test_book import (BUILD, CLAIMS_DIR, HTML, LOG, ROOT, SOURCES, book_build, build_problems,  # noqa: F401
-                       build_is_current, needs_build, toc_pages)
+                       build_is_current, needs_build, records, toc_pages)
 from test_browser import browser, page_problems  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.slow
@@ -227,6 +227,30 @@ def test_a_translated_japanese_page_has_no_english_paragraph(ja_build, name):
     paragraphs = article.select("p, h1, h2, h3, h4, dt, caption, .admonition-title")
     left = [(p.name, found) for p in paragraphs for found in english_left(p.get_text(" "))]
     assert not left, f"ja/{name}: English left on the Japanese page: {left[:5]}"
+
+
+def claim_texts(record: dict) -> list[str]:
+    """The English texts of a recorded check: statement, premises, conditions, illustrations and
+    why it is not testable (the records keep the English only)."""
+    items = [item["text"] for kind in ("premises", "conditions") for item in record[kind]]
+    return [record["statement"], *items, *record["illustrations"],
+            *([record["untestable"]] if record["untestable"] else [])]
+
+
+@needs_build
+def test_japanese_claim_boxes_and_scorecard_show_no_english_claim_text(ja_build, records):
+    """Each check's texts are shown in Japanese (`bertlab.i18n.Text`) on the Japanese scorecard
+    and on the chapter that decides it: none of the recorded English texts is on those pages,
+    quoted or not."""
+    def words(text):      # Sphinx makes quotes typographic: compare with plain ones
+        return " ".join(text.translate(str.maketrans("‘’“”", "''\"\"")).split())
+
+    pages = {name: words(soup(JA_HTML / f"{name}.html").select_one("article").get_text(" "))
+             for name in {"book/scorecard", *(f"book/{r['chapter']}" for r in records)}}
+    for r in records:
+        for name in ("book/scorecard", f"book/{r['chapter']}"):
+            left = [text for text in claim_texts(r) if words(text) in pages[name]]
+            assert not left, f"ja/{name} shows {r['claim']} ({r['aspect']}) in English: {left[:2]}"
 
 
 # --- in a browser ------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 per-text tables by hand; the placebo (random BERTs decide nothing); other depths run cleanly."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -16,6 +17,20 @@ from bertlab.claims.uncertainty import bootstrap, weighted_mean
 from bertlab.roles import STRONG_SHARE
 
 ATTENTION_CLAIMS = ["C1", "C2", "C4", "C5", "C6", "C7", "C8", "C9"]
+# Three Latin words in a row: an English phrase left in a Japanese text.
+LATIN_RUN = re.compile(r"[A-Za-z][A-Za-z'\-]*(?:[ ,;:.!?]+[A-Za-z][A-Za-z'\-]*){2,}")
+
+
+def english_in_japanese(text: str) -> list[str]:
+    """The English phrases of a Japanese claim text, leaving out code (model names), [CLS]-style
+    tokens and C1's example sentence, which the Japanese quotes as it is."""
+    text = re.sub(r"`[^`]*`|\[[A-Z]+\]", " ", text.replace(attention.DOG_SENTENCE, " "))
+    return LATIN_RUN.findall(text)
+
+
+def japanese_of(check: ClaimCheck) -> str:
+    """Everything a Japanese page shows of `check`: its box and its scorecard reason."""
+    return check.to_text().render("ja") + "\n" + check.reason_text.render("ja")
 
 
 def rule(check: ClaimCheck) -> str:
@@ -54,6 +69,17 @@ def test_every_number_has_an_interval_from_resampling_and_the_verdict_follows(re
             assert math.isfinite(item.low) and item.low <= item.value <= item.high
             assert "bootstrap over" in item.method, (check.claim, item.text, item.method)
         assert check.verdict in VERDICTS and check.verdict == rule(check)
+
+
+def test_the_english_phrase_scan_catches_a_quoted_english_condition():
+    assert english_in_japanese("- ✓ 「share of such heads」：0.9") == ["share of such heads"]
+    assert english_in_japanese("`zoo:healthy/seed0` の [CLS] と BertViz、high-lr レシピ") == []
+
+
+def test_every_check_reads_in_japanese_in_the_japanese_edition(lm, real_checks):
+    for check in (*real_checks, *bertviz.checks(lm)):
+        assert not english_in_japanese(japanese_of(check)), (check.claim, japanese_of(check))
+        assert check.to_text().render("en") == check.to_markdown()
 
 
 def test_c1_is_the_corpus_statistic_computed_by_hand(ev, real_checks):
@@ -114,6 +140,7 @@ def test_a_random_bert_is_a_placebo_no_claim_holds_even_in_part(lm, n_layers):
     for check in checks:
         assert check.verdict in VERDICTS and check.verdict == rule(check)
         assert check.verdict not in ("holds", "holds in part"), check.to_markdown()
+        assert not english_in_japanese(japanese_of(check)), japanese_of(check)   # untestable too
         for item in (*check.premises, *check.conditions):
             assert math.isfinite(item.value)
     zoo_checks = [c for c in checks if c.aspect == "fine-tuned models"]

@@ -13,6 +13,7 @@ from bertlab.claims import VERDICTS, ClaimCheck, Condition, load_records, record
 from bertlab.claims.bertviz import check_c11, choose_layers
 from bertlab.claims.uncertainty import (N_RESAMPLES, bootstrap, exact, resample_counts, t_interval,
                                         weighted_mean, welch_interval)
+from bertlab.i18n import Text
 
 
 def cond(low, high, op=">=", threshold=0.5, text="x"):
@@ -202,3 +203,49 @@ def test_the_reason_names_what_decided_and_stays_short():
     assert aspect(NOT, premises=(NOT,)).reason.startswith("premise not met: ")
     assert "undecided: " in aspect(MET, OPEN).reason
     assert len(aspect(long, NOT).reason) < 100 and aspect(long, NOT).reason.endswith("…")
+
+
+# --- in the book's languages -------------------------------------------------------------------
+
+def test_a_text_given_in_both_languages_keeps_its_english_where_callers_and_records_read_it(tmp_path):
+    large = Condition(Text(en="x above {bar:g}", ja="x が {bar:g} を超える").format(bar=0.5),
+                      0.7, ">=", 0.5, low=0.6, high=0.8)
+    assert large.text == "x above 0.5" and large.wording.ja == "x が 0.5 を超える"
+    assert large.with_threshold(0.4).wording == large.wording       # a moved threshold keeps it
+    check = ClaimCheck("C0", Text(en="An example.", ja="例です。"), "intro", (large,),
+                       illustrations=(Text(en="one sentence", ja="一文"), "plain"))
+    assert check.statement == "An example." and check.illustrations == ("one sentence", "plain")
+    data = json.loads(record(check, tmp_path).read_text())       # the record: English only
+    assert data["statement"] == "An example." and data["conditions"][0]["text"] == "x above 0.5"
+    assert not {"statement_text", "untestable_text", "illustration_texts"} & set(data)
+    assert "wording" not in data["conditions"][0]
+    assert load_records(tmp_path)[0] == check
+    japanese = check.to_text().render("ja")
+    assert "例です。" in japanese and "x が 0.5 を超える" in japanese and "一文" in japanese
+    assert "「plain」" in japanese                                    # a plain str: quoted English
+    assert check.to_text().render("en") == check.to_markdown()
+    assert "x above 0.5" in check.to_markdown() and "例" not in check.to_markdown()
+
+
+def test_a_plain_str_is_english_only_and_quoted_in_japanese():
+    plain = Condition("y is small", 0.1, "<=", 0.2)
+    assert plain.wording.en == "y is small" and plain.wording.ja == "「y is small」"
+    with pytest.raises(bertlab.InputError, match="str .English. or a bertlab.i18n.Text"):
+        Condition(42, 0.1, "<=", 0.2)
+
+
+def test_the_scorecard_reason_names_the_deciding_condition_in_each_language():
+    japanese = "あ" * 20 + "、" + "い" * 30        # 51 characters: cut at its 、 (21st)
+    long_ = Condition(Text(en="a long condition " * 6, ja=japanese), 0.1, ">=", 0.5)
+    check = ClaimCheck("C0", "s", "intro", (long_,))
+    reason = check.reason_text
+    assert reason.render("en").startswith("none met, e.g. a long condition") and reason.render(
+        "en").endswith(" …") and len(reason.render("en")) <= len("none met, e.g. ") + 72
+    assert reason.render("ja") == "どの条件も満たさない。例：" + "あ" * 20 + " …"
+    short = Condition(Text(en="short", ja="い" * 40), 0.1, ">=", 0.5)    # 40: not cut
+    assert ClaimCheck("C0", "s", "intro", (short,)).reason_text.render("ja").endswith("い" * 40)
+    uncut = Condition(Text(en="short", ja="い" * 50), 0.1, ">=", 0.5)    # no 、 in reach: whole
+    assert ClaimCheck("C0", "s", "intro", (uncut,)).reason_text.render("ja").endswith("い" * 50)
+    nested = Condition(Text(en="short", ja="あ" * 15 + "（い、う）" + "え" * 30), 0.1, ">=", 0.5)
+    assert ClaimCheck("C0", "s", "intro", (nested,)).reason_text.render("ja").endswith(
+        "あ" * 15 + " …")                  # the 、 inside the parentheses is no place to cut
