@@ -73,6 +73,7 @@ def setup(app):
     app.add_config_value("bertlab_editions", {}, "html")
     app.connect("config-inited", _configure_edition)
     app.connect("env-before-read-docs", _refuse_to_execute)
+    app.connect("doctree-read", _translate_toc_captions)
     app.connect("html-page-context", _link_other_edition)
     app.add_css_file(SWITCH_STYLE)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
@@ -84,6 +85,29 @@ def _edition(config, language: str) -> dict:
         raise ExtensionError(f"This build's language is {language!r}, but bertlab_editions in "
                              f"_config.yml describes only {sorted(editions)}.")
     return editions[language]
+
+
+def _translate_toc_captions(app, doctree) -> None:
+    """The part titles of the sidebar (``caption:`` in _toc.yml) in the build's language.
+
+    sphinx-external-toc inserts the toctrees after Sphinx's translation step has run, so their
+    captions are looked up here, in the catalogue of the page that holds them (the gettext
+    builder does collect them there)."""
+    from sphinx import addnodes
+    from sphinx.locale import init as init_locale
+    from sphinx.util.i18n import docname_to_domain
+
+    if (app.config.language or SOURCE_LANGUAGE) == SOURCE_LANGUAGE:
+        return
+    toctrees = [node for node in doctree.findall(addnodes.toctree) if node.get("caption")]
+    if not toctrees:
+        return
+    domain = docname_to_domain(app.env.docname, app.config.gettext_compact)
+    folders = [os.path.join(app.srcdir, folder) for folder in app.config.locale_dirs]
+    catalogue, found = init_locale(folders, app.config.language, domain)
+    if found:
+        for toctree in toctrees:
+            toctree["caption"] = catalogue.gettext(toctree["caption"])
 
 
 def _configure_edition(app, config) -> None:

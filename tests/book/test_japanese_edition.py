@@ -219,6 +219,20 @@ def test_the_english_paragraph_check_at_its_thresholds():
 
 
 @needs_build
+def test_the_sidebar_part_titles_are_in_japanese(ja_build):
+    """The part titles of _toc.yml (the sidebar's captions) come from the root page's catalogue,
+    on every Japanese page."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    entries = {m.id: m.string for m in catalogue(LOCALE / f"{toc['root']}.po") if m.id}
+    wanted = [entries.get(part["caption"]) for part in toc["parts"]]
+    assert all(wanted), f"captions of _toc.yml without a translation: {toc['parts']}"
+    for name in toc_pages():
+        shown = [caption.get_text(strip=True) for caption in
+                 soup(JA_HTML / f"{name}.html").select(".bd-sidebar .caption-text")]
+        assert shown == wanted, f"ja/{name}: the sidebar's part titles are {shown}"
+
+
+@needs_build
 @pytest.mark.parametrize("name", TRANSLATED)
 def test_a_translated_japanese_page_has_no_english_paragraph(ja_build, name):
     article = soup(JA_HTML / f"{name}.html").select_one("article")
