@@ -358,7 +358,7 @@ def _encode_corpus(lm: LoadedModel, texts: list[str], pairs: list[str] | None,
              f"so it was truncated to {limit} tokens ({len(too_long)} text(s) truncated: "
              f"{', '.join(f'texts[{i}]' for i in too_long[:5])}{' ...' if len(too_long) > 5 else ''}).")
         encoding = tokenizer(texts, pairs, truncation=True, max_length=limit, verbose=False)
-    _warn_if_mostly_unknown(lm, texts, encoding["input_ids"])
+    _warn_if_mostly_unknown(lm, texts, pairs, encoding["input_ids"])
     types = encoding.get("token_type_ids")
     segments = _segments(lm, encoding, pairs is not None)
     return _EncodedCorpus(ids=encoding["input_ids"], segments=segments, token_types=types)
@@ -387,7 +387,10 @@ def _segments(lm: LoadedModel, encoding, is_pair: bool) -> list[list[int]]:
     return segments
 
 
-def _warn_if_mostly_unknown(lm: LoadedModel, texts: list[str], ids: list[list[int]]) -> None:
+def _warn_if_mostly_unknown(lm: LoadedModel, texts: list[str], pairs: list[str] | None,
+                            ids: list[list[int]]) -> None:
+    """Warn when a text (with its pair's second sentence, which shares its tokens) is more than
+    `UNKNOWN_WARNING_SHARE` [UNK]; the message names the worst one."""
     unknown_id = lm.tokenizer.unk_token_id
     if unknown_id is None:
         return
@@ -399,11 +402,16 @@ def _warn_if_mostly_unknown(lm: LoadedModel, texts: list[str], ids: list[list[in
     flagged = [i for i, share in enumerate(shares) if share > UNKNOWN_WARNING_SHARE]
     if flagged:
         worst = max(flagged, key=shares.__getitem__)
-        warn(f"{len(flagged)} of {len(texts)} text(s) are more than {UNKNOWN_WARNING_SHARE:.0%} "
-             f"[UNK] for {lm.name}'s tokenizer: texts[{worst}] ({texts[worst][:30]!r}) is "
-             f"{shares[worst]:.0%} [UNK]. The tokenizer does not know these characters, so the "
-             "numbers describe its gaps, not the text. Use a model with a tokenizer made for "
-             "this language or script (e.g. a Japanese BERT for Japanese).")
+        kind, which = "text(s)", f"texts[{worst}] ({texts[worst][:30]!r})"
+        if pairs is not None:
+            kind = "pair(s)"
+            which = (f"the pair texts[{worst}] + pairs[{worst}] ({texts[worst][:30]!r} + "
+                     f"{pairs[worst][:30]!r})")
+        warn(f"{len(flagged)} of {len(texts)} {kind} are more than {UNKNOWN_WARNING_SHARE:.0%} "
+             f"[UNK] for {lm.name}'s tokenizer: {which} is {shares[worst]:.0%} [UNK]. The "
+             "tokenizer does not know these characters, so the numbers describe its gaps, not "
+             "the text. Use a model with a tokenizer made for this language or script (e.g. a "
+             "Japanese BERT for Japanese).")
 
 
 def _padded_batch(lm: LoadedModel, encoded: _EncodedCorpus, indices: list[int], is_pair: bool,

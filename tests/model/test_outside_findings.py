@@ -92,6 +92,15 @@ def test_a_text_with_many_unknown_tokens_warns_with_the_share_and_the_fix(lm):
         bertlab.corpus_scores(lm, TEXTS, progress=False)          # English: no warning
 
 
+def test_the_unknown_token_warning_names_both_sentences_of_a_pair(lm):
+    """The [UNK]s of a pair may all be in its second sentence: the warning must not blame the
+    first alone."""
+    with pytest.warns(bertlab.BertlabWarning) as caught:
+        bertlab.extract(lm, "The dog chased the cat.", SEED_JAPANESE)
+    message = str(caught[0].message)
+    assert "texts[0] + pairs[0]" in message and SEED_JAPANESE[:10] in message, message
+
+
 def test_uniform_attention_is_broad_not_local(tokenizer):
     model = tiny_bert(tokenizer)
     for layer in model.encoder.layer:                # W_Q = W_K = 0: every row is uniform
