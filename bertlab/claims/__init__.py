@@ -186,21 +186,29 @@ def aspect_name(aspect: str) -> Text:
 
 
 def _short(text: Text, most: int = 70, most_ja: int = 40) -> Text:
-    """`text` cut, with an ellipsis: the English to `most` characters at a word boundary, the
-    Japanese (denser: about two English characters to one) to `most_ja` before a 、 or （ outside
-    parentheses (uncut where it has none in reach)."""
-    english, japanese = text.render("en"), text.render("ja")
-    if len(english) > most:
-        english = english[:most].rsplit(" ", 1)[0] + " …"
-    if len(japanese) > most_ja:
-        cut, depth = 0, 0
-        for position, character in enumerate(japanese[:most_ja]):
-            if character in "、（" and depth == 0:
-                cut = position
-            depth += {"（": 1, "）": -1}.get(character, 0)
-        japanese = japanese[:cut] + " …" if cut > most_ja // 3 else japanese
+    """`text` cut, with an ellipsis: the English to `most` characters before a space or "(",
+    the Japanese (denser: about two English characters to one) to `most_ja` before a 、 or （
+    past a third of them (uncut where no such place is in reach: a cut inside a word would
+    mislead); in both, only outside parentheses, so that no cut leaves one open."""
+    english = _cut(text.render("en"), most, " (", shortest=1)
+    japanese = _cut(text.render("ja"), most_ja, "、（", shortest=most_ja // 3 + 1)
     return Text(en=english.replace("{", "{{").replace("}", "}}"),
                 ja=japanese.replace("{", "{{").replace("}", "}}"))
+
+
+def _cut(words: str, most: int, places: str, shortest: int) -> str:
+    """`words` up to its last character of `places` within `most` characters that lies outside
+    parentheses (ASCII or full-width), then " …"; whole when it is short enough or when that
+    leaves fewer than `shortest` characters."""
+    if len(words) <= most:
+        return words
+    cut, depth = 0, 0
+    for position, character in enumerate(words[:most]):
+        if character in places and depth == 0:
+            cut = position
+        depth += 1 if character in "(（" else -1 if character in ")）" else 0
+    kept = words[:cut].rstrip()
+    return kept + " …" if len(kept) >= shortest else words
 
 
 def possible_verdicts(conditions: tuple[Condition, ...]) -> set[str]:

@@ -249,3 +249,6 @@ def test_the_scorecard_reason_names_the_deciding_condition_in_each_language():
     nested = Condition(Text(en="short", ja="あ" * 15 + "（い、う）" + "え" * 30), 0.1, ">=", 0.5)
     assert ClaimCheck("C0", "s", "intro", (nested,)).reason_text.render("ja").endswith(
         "あ" * 15 + " …")                  # the 、 inside the parentheses is no place to cut
+    english = Condition("overfit recipes (overfit, overfit-frozen and overfit-reinit, three seeds "
+                        "each) against the healthy ones", 0.1, ">=", 0.5)   # ")" past 70
+    assert ClaimCheck("C0", "s", "intro", (english,)).reason == "none met, e.g. overfit recipes …"
