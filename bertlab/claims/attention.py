@@ -440,12 +440,12 @@ def check_c7(ev: AttentionEvidence) -> ClaimCheck:
             en="local attention beyond uniform minus the larger of [CLS] and [SEP]",
             ja="局所的なアテンション（一様を超える分）から、[CLS] と [SEP] の大きいほうを引いた値")),
                   lead("local", diagonal), ">=", LEAD_MARGIN),
-        condition(_seed_band(cls_focus, ev.n_layers, Text(en="4–8 of 12", ja="第 4〜8 層"), Text(
+        condition(_seed_band(cls_focus, ev.n_layers, Text(en="layers 4–8 of 12", ja="第 4〜8 層"), Text(
             en="attention to [CLS] beyond uniform minus the larger of local and [SEP]",
             ja="[CLS] へのアテンション（一様を超える分）から、局所的なものと [SEP] の大きいほうを"
                "引いた値")),
                   lead("cls", cls_focus), ">=", LEAD_MARGIN),
-        condition(_seed_band(out, ev.n_layers, Text(en="9–12 of 12", ja="第 9〜12 層"), Text(
+        condition(_seed_band(out, ev.n_layers, Text(en="layers 9–12 of 12", ja="第 9〜12 層"), Text(
             en="share of [CLS]'s own attention on the ordinary tokens",
             ja="[CLS] 自身のアテンションのうち通常のトークンに向かう割合")),
                   ev.review_texts.bootstrap(lambda w: _band_mean(w, from_cls, out)), ">=", MAJORITY),

@@ -227,10 +227,10 @@ def check_c10(summary: pd.DataFrame) -> ClaimCheck:
                          ("overfit-reinit", Text(en="re-initialising the top layer",
                                                  ja="最上層の再初期化"))):
         conditions.append(condition(
-            Text(en="{what}: held-out accuracy gain over the overfit recipe (same 24 examples per "
-                    "seed)",
+            Text(en="{what}: held-out accuracy gain over the overfit recipe (same {n} examples "
+                    "per seed)",
                  ja="{what}：overfit レシピに対する評価用データでの正解率の向上（シードごとに同じ "
-                    "24 例）").format(what=what),
+                    "{n} 例）").format(what=what, n=zoo.RECIPES["overfit"].train_size),
             welch_interval(_values(summary, remedy, "test_accuracy"), overfit), ">", 0.0))
     return ClaimCheck("C10", _C10, CHAPTER, tuple(conditions), aspect=ASPECT)
 
