@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from bertlab.course.classroom import with_answers
@@ -28,6 +29,8 @@ from bertlab.course.classroom import with_answers
 pytestmark = pytest.mark.slow
 
 ASSIGNMENT = "01_extract_and_score"
+#: How long the submission being graded when the run is interrupted takes at least (seconds).
+SLOW_SECONDS = 8
 WRONG_ENTROPY = '''
 per_row = -torch.special.xlogy(attention, attention).sum(dim=-1)
 return per_row.mean(dim=-1)'''
@@ -59,7 +62,12 @@ def two_courses(make_course, tmp_path_factory):
     course.submit("ada", with_answers(released, solution))
     course.submit("alan", with_answers(released, solution, {"row_entropy": WRONG_ENTROPY}))
     course.submit("barbara", released)
-    course.submit("grace", with_answers(released, solution, {"cls_row": "raise ValueError()"}))
+    # Grace's notebook is slow (a cell she added sleeps): it is certainly still being graded
+    # when the run below is interrupted just after the first submission of its share (alan),
+    # however quickly grading or merging goes on the machine.
+    slow = with_answers(released, solution, {"cls_row": "raise ValueError()"})
+    slow.cells.insert(1, nbformat.v4.new_code_cell(f"import time\ntime.sleep({SLOW_SECONDS})"))
+    course.submit("grace", slow)
     parallel = tmp_path_factory.mktemp("parallel") / "course"
     shutil.copytree(course.root, parallel)
     yield course, parallel
