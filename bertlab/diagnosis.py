@@ -27,8 +27,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
@@ -42,6 +42,9 @@ from .loading import LoadedModel
 from .metrics import METRICS, layer_means, text_scores
 from .metrics import normalised_entropy as normalised_entropy_of
 from .reduction import Measurement, PassBatch, run_pass
+
+if TYPE_CHECKING:                 # matplotlib is imported when a diagnosis is drawn
+    from matplotlib.axes import Axes
 
 __all__ = ["diagnose", "decide", "Diagnosis", "VERDICTS", "VERDICT_NAMES", "SIGNAL_COLUMNS",
            "attention_signals",
@@ -170,12 +173,14 @@ class Diagnosis:
             label=html.escape(self.label_text.render(language)))
         return f"<p><strong>{heading}</strong></p><ul>{''.join(items)}</ul>"
 
-    def plot(self, *, axes: Sequence[plt.Axes] | None = None,
-             language: str = "en") -> Sequence[plt.Axes]:
+    def plot(self, *, axes: Sequence[Axes] | None = None,
+             language: str = "en") -> Sequence[Axes]:
         """Per-layer signals (means over heads), one panel per quantity, stacked at page width,
         each titled with its name and its y axis with its unit: attention shares, normalised
         entropy with the near-uniform line, and with a base model each drift measure. Its words
         in `language` (``"en"`` or ``"ja"``, the book's languages)."""
+        import matplotlib.pyplot as plt
+
         from .drawing import legend_outside
         from .fonts import use_japanese_font
         from .i18n import LAYER_AXIS_TEXT
