@@ -91,9 +91,14 @@ locale: venv assets
 # Everything: the package (unit, real model, doctests), data sets, roles, probing, claims,
 # information flow, the zoo and diagnose, the book's build, claims and real-browser tests (on the
 # build above), and the graded course end to end on the real nbgrader CLI.
-# --durations: the slowest tests, for whoever next makes CI faster.
+# Two test processes (pytest-xdist), a file at a time (a file's fixtures are built once), in the
+# order tests/conftest.py gives: the course's end-to-end grading, the longest file, starts at once
+# in one process while the other runs everything else; one process left a core idle most of the
+# time. --durations: the slowest tests, for whoever next makes CI faster.
+TEST_PROCESSES ?= 2
 test: venv system zoo book
-	$(call timed,pytest) $(BIN)/python -m pytest --durations=15
+	$(call timed,pytest) $(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile \
+	    --no-loadscope-reorder --durations=15
 
 # While working: the tests that need neither the zoo nor the book nor nbgrader (a few minutes).
 test-quick: venv

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 import yaml
 from bs4 import BeautifulSoup
+from filelock import FileLock
 
 pytestmark = pytest.mark.slow
 # The build needs the trained model zoo (the fine-tuning chapters and the scorecard read it), so
@@ -38,6 +39,9 @@ ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "_build"
 HTML = BUILD / "html"
 LOG = BUILD / "build.log"
+# `make test` runs the tests in two processes (pytest-xdist): whichever first finds the build stale
+# builds it while holding this lock, and the other waits for that build instead of starting its own.
+BUILD_LOCK = BUILD / ".build.lock"
 CLAIMS_DIR = Path(os.environ.get("BERTLAB_CLAIMS_DIR") or BUILD / "claims")
 CLAIMS = [f"C{number}" for number in range(1, 12)]
 # What the book's build depends on: a change to any of these makes an older build stale.
@@ -76,24 +80,30 @@ def build_is_current() -> bool:
 @pytest.fixture(scope="session")
 def book_build() -> str:
     """The log of a current build of the book (made here if `make book` did not make one)."""
-    if not build_is_current():
-        environment = {**os.environ, "BERTLAB_CLAIMS_DIR": str(CLAIMS_DIR),
-                       "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
-        for stale in CLAIMS_DIR.glob("C*.json"):
-            stale.unlink()
-        # The execution cache knows the chapters' code, not bertlab's, and Sphinx rereads only
-        # the pages whose source changed: both go, so that every chapter is executed again and
-        # writes its claim records again, with the code as it is now.
-        for folder in (".jupyter_cache", ".doctrees"):
-            shutil.rmtree(BUILD / folder, ignore_errors=True)
-        command = [str(Path(sys.executable).with_name("jupyter-book")), "build", ".", "-W", "-n",
-                   "--keep-going"]
-        result = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True,
-                                text=True, timeout=1800)
-        BUILD.mkdir(exist_ok=True)
-        LOG.write_text(result.stdout + result.stderr)
-        assert result.returncode == 0, f"The book build failed; see {LOG}:\n{LOG.read_text()[-4000:]}"
+    BUILD.mkdir(exist_ok=True)
+    with FileLock(BUILD_LOCK):
+        if not build_is_current():
+            build_book()
     return LOG.read_text(errors="replace")
+
+
+def build_book() -> None:
+    """Build the English edition from scratch, as `make book-en` does, into ``_build``."""
+    environment = {**os.environ, "BERTLAB_CLAIMS_DIR": str(CLAIMS_DIR),
+                   "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
+    for stale in CLAIMS_DIR.glob("C*.json"):
+        stale.unlink()
+    # The execution cache knows the chapters' code, not bertlab's, and Sphinx rereads only
+    # the pages whose source changed: both go, so that every chapter is executed again and
+    # writes its claim records again, with the code as it is now.
+    for folder in (".jupyter_cache", ".doctrees"):
+        shutil.rmtree(BUILD / folder, ignore_errors=True)
+    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", ".", "-W", "-n",
+               "--keep-going"]
+    result = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True,
+                            text=True, timeout=1800)
+    LOG.write_text(result.stdout + result.stderr)
+    assert result.returncode == 0, f"The book build failed; see {LOG}:\n{LOG.read_text()[-4000:]}"
 
 
 @pytest.fixture(scope="session")

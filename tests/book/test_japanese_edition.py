@@ -33,11 +33,12 @@ import pytest
 import yaml
 from babel.messages.pofile import read_po
 from bs4 import BeautifulSoup
+from filelock import FileLock
 
 from bertlab.claims import RECORD_SCRIPT_CLASS
 from browsing import JAPANESE, Visit
-from test_book import (BUILD, CLAIMS_DIR, HTML, LOG, ROOT, SOURCES, book_build, build_problems,  # noqa: F401
-                       build_is_current, needs_build, records, toc_pages)
+from test_book import (BUILD, BUILD_LOCK, CLAIMS_DIR, HTML, LOG, ROOT, SOURCES,  # noqa: F401
+                       book_build, build_problems, build_is_current, needs_build, records, toc_pages)
 from test_browser import browser, page_problems  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.slow
@@ -65,10 +66,12 @@ def ja_build_is_current() -> bool:
 @pytest.fixture(scope="session")
 def ja_build(book_build) -> str:
     """The log of a current Japanese build (made here, by `make book-ja`, if need be)."""
-    if not ja_build_is_current():
-        result = subprocess.run(["make", "-s", "book-ja"], cwd=ROOT, capture_output=True,
-                                text=True, timeout=1800)
-        assert result.returncode == 0, f"make book-ja failed:\n{(result.stdout + result.stderr)[-4000:]}"
+    with FileLock(BUILD_LOCK):   # one build at a time, whichever test process finds it stale
+        if not ja_build_is_current():
+            result = subprocess.run(["make", "-s", "book-ja"], cwd=ROOT, capture_output=True,
+                                    text=True, timeout=1800)
+            assert result.returncode == 0, \
+                f"make book-ja failed:\n{(result.stdout + result.stderr)[-4000:]}"
     return JA_LOG.read_text(errors="replace")
 
 
