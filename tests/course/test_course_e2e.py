@@ -25,7 +25,8 @@ For every assignment: `generate_assignment`, a class of submissions copied into
   student added, and only copied in the answer cell: loses that part.
 
 Runtime: the four courses (37 submissions) are graded two at a time; about 6-8 minutes on a
-quiet 2-core machine, 15 on a busy one.
+quiet 2-core machine, 10-11 beside the rest of the suite (`make test` runs this file in one of
+its two processes), 15 on a busy machine.
 """
 
 from __future__ import annotations
