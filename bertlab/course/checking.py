@@ -1,16 +1,19 @@
-"""The notebook's side of grading: run a part's cases on an answer, quietly and watched.
+"""The notebook's side of grading: run a part's visible cases on an answer, quietly and watched.
 
 Book page: "Instructor guide". `check` is what every test cell calls. In a student's notebook it
 runs the part's **visible** cases, compares with bertlab's measurement and raises
-``AssertionError`` with a hint when something is wrong. While nbgrader grades, the grader
-(`bertlab.course.judge`) hands the part's visible and hidden cases over in a file for the length
-of the test cell only; `check` then only records, case by case, what the answer returned, and
+``AssertionError`` with a hint when something is wrong. While nbgrader grades, nothing the
+notebook does is trusted: an answer that is a function is run on every case by the grader, in a
+Python apart from the notebook (`bertlab.course.isolated`), and `check` does nothing; for an
+answer that is a value, the grader (`bertlab.course.judge`) hands the part's cases over in a
+file for the length of the test cell only, `check` records what the value gives on each, and
 the grader compares outside the kernel. Rebinding `check`, the answer's helpers, tolerances or
-comparison functions in the notebook therefore earns nothing: no record, no points.
+comparison functions in the notebook therefore earns nothing.
 
-Each answer runs with warnings silenced and stderr captured (nbgrader scores a test cell that
-writes to stderr 0), and watched: a call into one of the bertlab functions the part asks the
-student to write themselves is recorded, and fails the part.
+The preview runs a function answer's calls exactly as the grader does (`run_calls`), with
+warnings silenced and stderr captured (nbgrader scores a test cell that writes to stderr 0), and
+watched: a call into one of the bertlab functions the part asks the student to write themselves
+is reported (where the grader runs answers, bertlab cannot even be imported).
 """
 
 from __future__ import annotations
@@ -31,9 +34,11 @@ from typing import Any
 
 from .context import Context
 from .keys import current_key
-from .parts import Case, Part, failure, plain
+from .isolated import plain, run_calls
+from .parts import Case, Part, failure
 
-__all__ = ["GRADING_ENV", "CASES_FILE", "RECORD_FILE", "check", "self_check", "run_case"]
+__all__ = ["GRADING_ENV", "CASES_FILE", "RECORD_FILE", "check", "self_check", "run_case",
+           "function_entry"]
 
 #: The folder through which the grader hands cases over and reads the record back.
 GRADING_ENV = "BERTLAB_GRADING_DIR"
@@ -46,6 +51,9 @@ def check(name: str, answer: Any) -> None:
     from .assignments import PARTS
 
     part = PARTS[name]
+    if os.environ.get(GRADING_ENV) and not part.is_value:
+        print(f"{part.title}: graded by running the answer cell apart from the notebook.")
+        return
     handed_over = _handed_over(name)
     context = Context(current_key())
     if handed_over is not None:
@@ -93,7 +101,7 @@ def visible_problems(part: Part, answer: Any, context: Context) -> list[str]:
         problem = entry_problem(part, entry, case, context)
         if problem:
             problems.append(f"{case.label}: {problem}")
-            if entry["error"] is not None or entry["calls"]:
+            if entry["error"] is not None or entry["calls"] or entry.get("refused"):
                 break  # the same error or forbidden call would repeat on every case
     return problems
 
@@ -103,6 +111,12 @@ def entry_problem(part: Part, entry: dict, case: Case, context: Context) -> str 
     if entry["calls"]:
         return (f"calls {', '.join(sorted(set(entry['calls'])))}, which this part asks you to "
                 "write yourself.")
+    if entry.get("refused"):
+        if part.forbidden:
+            return ("imports bertlab, whose measurement this part asks you to write yourself "
+                    "(where answers are graded, bertlab cannot be imported).")
+        return ("imports bertlab, which cannot be imported where answers are graded: use the "
+                "function's arguments and the names of the setup cell.")
     if entry["error"] is not None:
         return entry["error"]
     try:
@@ -117,22 +131,44 @@ def run_case(part: Part, answer: Any, case: Case, context: Context) -> dict:
 
     Only the answer's own calls are watched (the part builds its inputs with bertlab itself).
     """
-    calls: list[str] = []
+    if not part.is_value:
+        calls: list[str] = []
 
-    def watched(*args, **kwargs):
-        with _watched(part.forbidden, calls):
-            return answer(*args, **kwargs)
+        def watched(*args, **kwargs):
+            with _watched(part.forbidden, calls):
+                return answer(*args, **kwargs)
 
-    given = watched if callable(answer) and not part.is_value else answer
+        if not callable(answer):
+            return {"case": case.id, "output": None, "calls": [],
+                    "error": f"is a {type(answer).__name__}, not a function."}
+        with _quiet():
+            ran = run_calls(watched, part.calls(case, context))
+        return function_entry(part, case.id, {**ran, "calls": calls})
     output, error = None, None
     with _quiet():
         try:
-            output = plain(part.run(given, case, context))
+            output = plain(part.run(answer, case, context))
         except NotImplementedError:
             error = "not answered yet (the answer cell still raises NotImplementedError)."
         except Exception as exception:  # any bug of the student's is a result to report
             error = f"raised {type(exception).__name__}: {exception}"
-    return {"case": case.id, "output": output, "error": error, "calls": calls}
+    return {"case": case.id, "output": output, "error": error, "calls": []}
+
+
+def function_entry(part: Part, case_id: str, ran: dict) -> dict:
+    """An entry of the same form as a value's from what `run_calls` gave on one case
+    (``{"results", "unchanged", "error", "calls"}``, in the notebook or apart from it)."""
+    output, error = None, ran.get("error")
+    error = None if error is None else str(error)[:500]
+    if error is None:
+        try:
+            output = plain(part.output(ran["results"], bool(ran["unchanged"])))
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exception:
+            error = (f"the answer's result does not have the form the part asks for "
+                     f"({type(exception).__name__}: {exception}); see the part's instructions "
+                     "for what to return.")
+    return {"case": case_id, "output": output, "error": error, "calls": list(ran.get("calls", [])),
+            "refused": list(ran.get("refused", []))}
 
 
 def _handed_over(name: str) -> list[Case] | None:

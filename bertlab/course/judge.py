@@ -1,24 +1,29 @@
-"""nbgrader's side of grading: run the notebook, hand each test cell its cases, judge outside it.
+"""nbgrader's side of grading: run the answers apart from the notebook, judge outside it.
 
 Book page: "Instructor guide". `JudgedExecute` takes the place of nbgrader's ``Execute`` in
 ``c.Autograde.autograde_preprocessors`` (the repository's ``nbgrader_config.py`` lists them). For one submission it:
 
 1. derives the student's key and case seed from the instructor's secret (`bertlab.course.keys`);
    without a secret it grades in practice mode, with public models and cases, and says so;
-2. runs the notebook in a fresh kernel as nbgrader does, with the student's key in the kernel's
-   environment (and the secret file's path removed from it);
-3. just before a part's test cell runs, writes that part's visible and hidden cases to a file the
-   test cell's ``course.check`` reads, and deletes it when the cell is done (so no earlier or
-   later cell can see the hidden cases);
-4. afterwards, in this process, compares what the answer returned on each case with bertlab's
-   measurement, and replaces the test cell's outputs with the verdict: a ✓ line, or an error
-   naming each failing case and its hint. nbgrader then scores the cell from that output
-   (an error scores 0) as usual.
+2. before the notebook runs, runs every part whose answer is a function on its visible and
+   hidden cases in a fresh Python that cannot import bertlab (`bertlab.course.isolated`), from
+   the text of the cells the student can edit;
+3. runs the notebook in a fresh kernel as nbgrader does, with the student's key in the kernel's
+   environment (and the secret file's path removed from it); just before the test cell of a
+   part whose answer is a value runs, writes that part's cases to a file the test cell's
+   ``course.check`` reads, and deletes it when the cell is done (so no earlier or later cell can
+   see the hidden cases);
+4. afterwards, in this process, compares each part's results with bertlab's measurement, and
+   replaces the test cell's outputs with the verdict: a ✓ line, or an error naming each failing
+   case and its hint. nbgrader then scores the cell from that output (an error scores 0) as
+   usual.
 
-Nothing the notebook defines is trusted: a part scores only when its recorded outputs agree
-with the measurement, an answer that calls the bertlab function the part asks the student to
-write fails the part, and a notebook that touches the grader's files fails every part.
-Whatever the answers print to stderr is dropped with the kernel's outputs of the test cell.
+Nothing the notebook defines is trusted: a function scores only on what it returned where the
+notebook could not reach, and where bertlab (the reference of every measurement) cannot be
+imported; a value scores only when what the notebook recorded agrees with the measurement, and
+not when a cell computes it with the bertlab function the part asks the student to write; a
+notebook that touches the grader's files fails every part. Whatever the answers print to
+stderr is dropped.
 """
 
 from __future__ import annotations
@@ -52,6 +57,9 @@ GRADER_NAMES = ("BERTLAB_GRADING_DIR", "GRADING_ENV", "cases.json", "record.json
 WRAP = 96
 #: At most this many failing cases are listed per part; the rest are counted.
 _LISTED = 3
+#: Seconds a cell (and a function part apart from the notebook) may take when nbgrader's
+#: ``Execute.timeout`` is not set.
+_CELL_TIMEOUT = 120
 
 
 class JudgedExecute(Execute):
@@ -91,6 +99,8 @@ class JudgedExecute(Execute):
         self._session = Session(parts, info["assignment"], info["student"], secret, self.pool,
                                 self.threads)
         try:
+            with torch_threads(self.threads):
+                self._session.run_functions(nb, self.timeout or _CELL_TIMEOUT)
             with self._session.kernel_environment(), torch_threads(self.threads):
                 nb, resources = super().preprocess(nb, resources, km)
             with torch_threads(self.threads):
@@ -103,7 +113,7 @@ class JudgedExecute(Execute):
     def preprocess_cell(self, cell, resources, index):
         session = getattr(self, "_session", None)
         part = session.part_tested_by(cell) if session else None
-        if part is None:
+        if part is None or not part.is_value:
             return super().preprocess_cell(cell, resources, index)
         session.hand_over(part)
         try:
@@ -127,6 +137,7 @@ class Session:
         self.folder = Path(tempfile.mkdtemp(prefix="bertlab-grading-"))
         self.cases_path, self.record_path = self.folder / CASES_FILE, self.folder / RECORD_FILE
         self.handed: dict[str, list] = {}
+        self.isolated: dict = {"cells": [], "parts": {}}
         self._context = None
         self.threads = threads
         hand_over = HAND_OVERS.get(assignment)
@@ -155,6 +166,30 @@ class Session:
                            GRADING_ENV: str(self.folder), SECRET_ENV: None,
                            "OMP_NUM_THREADS": str(self.threads), **self.handed_files}):
             yield
+
+    def run_functions(self, nb: NotebookNode, timeout: float) -> None:
+        """Run every function part's answer on all its cases apart from the notebook, before
+        the notebook runs (so nothing it does can prepare that process)."""
+        import bertlab
+
+        from .isolated import encode, run_isolated
+
+        functions = [part for part in self.parts.values() if not part.is_value]
+        if not functions:
+            return
+        job_parts = []
+        with _environment({POOL_ENV: self.pool or None}):
+            for part in functions:
+                self.handed[part.name] = part.cases(self.seed, self.context)
+                job_parts.append({"name": part.name, "cases": [
+                    {"id": case.id, "calls": encode(part.calls(case, self.context))}
+                    for case in self.handed[part.name]]})
+        setup, constants = _given(nb)
+        cells = [{"id": cell.get("metadata", {}).get("nbgrader", {}).get("grade_id"),
+                  "source": _without_magics(cell.source)} for cell in _editable_cells(nb)]
+        self.isolated = run_isolated(
+            {"setup": setup, "constants": constants, "cells": cells, "parts": job_parts},
+            timeout, blocked=[str(Path(bertlab.__file__).parent)], threads=self.threads)
 
     def hand_over(self, part) -> None:
         with _environment({POOL_ENV: self.pool or None}):
@@ -201,12 +236,14 @@ class Session:
         cases = self.handed.get(part.name)
         if cases is None:
             return ["the test cell did not run."]
+        if not part.is_value:
+            return self._function_problems(part, cases)
         named = _forbidden_names_in(answer_source, part)
         if named:
             return [f"the answer cell uses {', '.join(named)}, which this part asks you to write "
                     "yourself."]
         # A value can be computed in any cell the student edits and copied into the answer cell.
-        named = sorted({name for source in other_sources if part.is_value
+        named = sorted({name for source in other_sources
                         for name in _forbidden_names_in(source, part, qualified_only=True)})
         if named:
             return [f"a cell of this notebook uses {', '.join(named)} for this part's value, "
@@ -225,6 +262,24 @@ class Session:
             entry = by_case.get(case.id)
             problem = (f"no result ({stopped})" if entry is None
                        else entry_problem(part, entry, case, self.context))
+            if problem:
+                problems.append(f"{case.label}: {problem}")
+        return problems
+
+
+    def _function_problems(self, part, cases: list) -> list[str]:
+        """What is wrong with a function part's results from apart from the notebook."""
+        from .checking import entry_problem, function_entry
+
+        found = self.isolated["parts"].get(part.name, {})
+        if "missing" in found:
+            return [f"{found['missing']}."]
+        ran, problems = found.get("cases", {}), []
+        for case in cases:
+            raw = ran.get(case.id)
+            problem = ("no result (the answer did not finish within the time a cell may take)"
+                       if raw is None else
+                       entry_problem(part, function_entry(part, case.id, raw), case, self.context))
             if problem:
                 problems.append(f"{case.label}: {problem}")
         return problems
@@ -297,10 +352,59 @@ def _forbidden_names_in(source: str, part, qualified_only: bool = False) -> list
     return sorted(found)
 
 
-def _editable_sources(nb: NotebookNode) -> list[str]:
-    """The sources of the code cells a student can edit (answer cells and cells they added)."""
-    return [cell.source for cell in nb.cells if cell.cell_type == "code"
+def _editable_cells(nb: NotebookNode) -> list:
+    """The code cells a student can edit (answer cells and cells they added), in order."""
+    return [cell for cell in nb.cells if cell.cell_type == "code"
             and not cell.get("metadata", {}).get("nbgrader", {}).get("locked", False)]
+
+
+def _editable_sources(nb: NotebookNode) -> list[str]:
+    return [cell.source for cell in _editable_cells(nb)]
+
+
+def _given(nb: NotebookNode) -> tuple[list[str], dict]:
+    """What the setup cells give an answer function apart from the notebook: their imports of
+    other libraries (as statements) and the constants they import from bertlab (plain values)."""
+    import importlib
+
+    statements, constants = [], {}
+    for cell in nb.cells:
+        grading = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type != "code" or not grading.get("locked") or grading.get("grade"):
+            continue
+        try:
+            tree = ast.parse(_without_magics(cell.source))
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                kept = [alias for alias in node.names if not _is_bertlab(alias.name)]
+                if kept:
+                    statements.append(ast.unparse(ast.Import(names=kept)))
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                if not _is_bertlab(node.module):
+                    statements.append(ast.unparse(node))
+                    continue
+                module = importlib.import_module(node.module)
+                constants.update({alias.asname or alias.name: getattr(module, alias.name)
+                                  for alias in node.names
+                                  if _plain_constant(getattr(module, alias.name, None))})
+    return statements, constants
+
+
+def _is_bertlab(module: str) -> bool:
+    return module == "bertlab" or module.startswith("bertlab.")
+
+
+def _plain_constant(value) -> bool:
+    """Numbers, strings and None, and tuples, lists and string-keyed dicts of them."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (tuple, list)):
+        return all(_plain_constant(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _plain_constant(item) for key, item in value.items())
+    return False
 
 
 def _forbidden_names(forbidden: tuple[str, ...], constants: bool) -> dict[str, str]:

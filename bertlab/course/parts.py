@@ -5,8 +5,10 @@ Book page: "Instructor guide". One `Part` serves both sides of grading:
 
 * in the student's notebook, `bertlab.course.check` runs the **visible** cases on the answer and
   compares there (a preview; nothing the notebook does there is trusted);
-* while grading, the notebook only *records* what the answer returns on every case the grader
-  hands it, and the grader (`bertlab.course.judge`, in nbgrader's own process) computes the
+* while grading, an answer that is a function runs on every case in a Python apart from the
+  notebook (`bertlab.course.isolated`): the part says which `calls` to make on a case and how
+  their results make its `output`; an answer that is a value is recorded by the notebook's test
+  cell (`run`). The grader (`bertlab.course.judge`, in nbgrader's own process) computes the
   expected results by measurement, compares, and writes the test cell's result.
 
 Outputs are compared only after they have been made plain (`plain`: floats, strings, lists and
@@ -29,8 +31,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .context import Context
+from .isolated import plain
 
-__all__ = ["TOLERANCE", "Case", "Part", "plain", "close", "describe_gap", "failure", "layer_word"]
+__all__ = ["TOLERANCE", "Case", "Part", "plain", "close", "describe_gap", "failure", "layer_word",
+           "one_call_each", "in_order"]
 
 #: Largest difference allowed from bertlab's measurement: float32 arithmetic in another order
 #: (padded batches against bertlab's unpadded texts) differs by about 1e-6.
@@ -92,8 +96,19 @@ class Part:
         """Every case: the visible ones, then the hidden ones."""
         return self.visible(context) + self.hidden(seed, context)
 
+    def calls(self, case: Case, context: Context) -> dict[str, tuple[tuple, dict]]:
+        """A function answer's calls on `case`: ``{name: (args, kwargs)}``, built with bertlab
+        by the grader (tensors, plain data, `Attention` objects, pandas Series)."""
+        raise NotImplementedError
+
+    def output(self, results: dict[str, Any], unchanged: bool) -> Any:
+        """The output a function answer gave on a case, from its calls' plain `results` and
+        whether the tensors it was given are unchanged; by default the one call's result."""
+        return results[""]
+
     def run(self, answer: Any, case: Case, context: Context) -> Any:
-        """What `answer` gives on `case` (in the notebook's kernel); `plain` is applied after."""
+        """What a value answer gives on `case` (in the notebook's kernel); `plain` is applied
+        after."""
         raise NotImplementedError
 
     def expected(self, case: Case, context: Context) -> Any:
@@ -119,6 +134,18 @@ class Part:
         return self.compare(output, mistaken, case) is None
 
 
+def one_call_each(items: Iterable) -> dict[str, tuple[tuple, dict]]:
+    """`Part.calls` that call the answer once per item, in order (a tuple item is the call's
+    arguments, any other item its one argument)."""
+    return {str(index): (item if isinstance(item, tuple) else (item,), {})
+            for index, item in enumerate(items)}
+
+
+def in_order(results: dict[str, Any]) -> list:
+    """The results of `one_call_each`'s calls, as a list in the items' order."""
+    return [results[str(index)] for index in range(len(results))]
+
+
 def failure(part: Part, output: Any, case: Case, context: Context) -> str | None:
     """None if `output` (plain) is right on `case`, else the hint for the student: the named
     mistake when the output is what that mistake gives (every such mistake, when several give the
@@ -131,46 +158,6 @@ def failure(part: Part, output: Any, case: Case, context: Context) -> str | None
     if len(named) > 1:
         return "one of these mistakes gives exactly this: " + " Or: ".join(named)
     return named[0] if named else problem
-
-
-def plain(value: Any) -> Any:
-    """`value` as JSON-able plain data: tensors, arrays and frames become lists and dicts, every
-    number a float, int or bool; then through JSON and back, so that no subclass survives.
-
-    >>> import torch
-    >>> plain({"a": torch.tensor([0.5, 1.0]), "b": (1, "x")})
-    {'a': [0.5, 1.0], 'b': [1, 'x']}
-    """
-    return json.loads(json.dumps(_lists(value), allow_nan=True))
-
-
-def _lists(value: Any) -> Any:
-    import numpy as np
-    import pandas as pd
-    import torch
-
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, torch.Tensor):
-        with torch._C.DisableTorchFunction():  # a Tensor subclass cannot dress up its values
-            return torch.Tensor.tolist(value.detach().cpu().double())
-    if isinstance(value, np.ndarray):
-        return np.ndarray.tolist(np.asarray(value))
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, pd.DataFrame):
-        return {str(column): _lists(pd.DataFrame.__getitem__(value, column).to_numpy())
-                for column in value.columns}
-    if isinstance(value, pd.Series):
-        return {str(index): _lists(item) for index, item in zip(value.index, value.to_numpy())}
-    if isinstance(value, dict):
-        return {str(key): _lists(item) for key, item in value.items()}
-    if isinstance(value, (set, frozenset)):
-        return sorted((_lists(item) for item in value), key=repr)
-    if isinstance(value, (list, tuple)):
-        return [_lists(item) for item in value]
-    raise TypeError(f"the answer gave a {type(value).__name__}, which the grader cannot read: "
-                    "return numbers, strings, lists, dicts, tensors, arrays or DataFrames")
 
 
 def close(output: Any, expected: Any, tolerance: float = TOLERANCE) -> bool:

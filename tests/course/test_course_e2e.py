@@ -20,7 +20,8 @@ For every assignment: `generate_assignment`, a class of submissions copied into
   part that judges them (each student is graded against their own models);
 * assignment 1 ``forger``: a cell the student added rebinds ``course.check`` to write the
   grader's record itself, with outputs from the course's own `Part.right` (names spelt so that
-  no text search finds them): a known gap, marked xfail (strict), see its test;
+  no text search finds them): 0, since function answers are run apart from the notebook
+  (`bertlab.course.isolated`) and no record of the kernel counts for them;
 * assignment 4 ``stasher``: Part 2's value computed with the grader's own ranges in a cell the
   student added, and only copied in the answer cell: loses that part.
 
@@ -373,12 +374,6 @@ def test_a_value_computed_in_an_added_cell_loses_its_part(graded):
     assert "which this part asks you to find yourself" in feedback
 
 
-# Not strict: where the forger's search for the hand-over folder misses (as on a fresh CI clone),
-# the forged record is not written and the gap does not show; it is not closed.
-@pytest.mark.xfail(strict=False, reason=(
-    "known gap: the answers run in the student's kernel, which holds the hand-over folder and "
-    "bertlab.course; code there can write the grader's record with outputs from the course's "
-    "own parts. Closing it needs the answers run in a process the notebook cannot reach."))
 def test_a_forged_record_scores_zero(graded):
     result = graded["01_extract_and_score"]
     scores = result["scores"]["forger"]

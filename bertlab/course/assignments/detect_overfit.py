@@ -180,9 +180,11 @@ class HeldOutEvidence(Part):
                 *[Case(f"h{i}", {"model": letter}, False, f"model {letter}")
                   for i, letter in enumerate(("B", "C", "D"), start=3)]]
 
-    def run(self, answer, case, context):
-        probs, labels = self._inputs(case, context)
-        return {key: float(value) for key, value in answer(probs, labels).items()
+    def calls(self, case, context):
+        return {"": (self._inputs(case, context), {})}
+
+    def output(self, results, unchanged):
+        return {key: float(value) for key, value in dict(results[""]).items()
                 if key in EVIDENCE_KEYS}
 
     @staticmethod
@@ -350,9 +352,12 @@ class Verdict(Part):
         return Case(case_id, {"evidence": evidence, "train_accuracy": train_accuracy,
                               "thresholds": self.CASE_THRESHOLDS}, visible, about)
 
-    def run(self, answer, case, context):
+    def calls(self, case, context):
         spec = case.spec
-        return str(answer(dict(spec["evidence"]), spec["train_accuracy"], dict(spec["thresholds"])))
+        return {"": ((dict(spec["evidence"]), spec["train_accuracy"], dict(spec["thresholds"])), {})}
+
+    def output(self, results, unchanged):
+        return str(results[""])
 
     def expected(self, case, context):
         return decide(case.spec["evidence"], case.spec["train_accuracy"], case.spec["thresholds"])

@@ -110,14 +110,15 @@ class ShareToKeys(Part):
     def hidden(self, seed, context):
         return _hidden_batches(seed)
 
-    def run(self, answer, case, context):
+    def calls(self, case, context):
         attention, input_ids, mask = _batch(case, context)
-        before = attention.clone()
         tok = context.lm.tokenizer
-        return {"all": answer(attention, mask, mask),
-                "cls": answer(attention, input_ids == tok.cls_token_id, mask),
-                "sep": answer(attention, input_ids == tok.sep_token_id, mask),
-                "unchanged": bool(torch.equal(attention, before))}
+        return {"all": ((attention, mask, mask), {}),
+                "cls": ((attention, input_ids == tok.cls_token_id, mask), {}),
+                "sep": ((attention, input_ids == tok.sep_token_id, mask), {})}
+
+    def output(self, results, unchanged):
+        return {**results, "unchanged": unchanged}
 
     def expected(self, case, context):
         texts, lm = case.spec["texts"], context.lm
@@ -168,9 +169,9 @@ class ClsRow(Part):
     def hidden(self, seed, context):
         return _hidden_batches(seed)
 
-    def run(self, answer, case, context):
+    def calls(self, case, context):
         attention, input_ids, _ = _batch(case, context)
-        return answer(attention, input_ids, context.lm.tokenizer.cls_token_id)
+        return {"": ((attention, input_ids, context.lm.tokenizer.cls_token_id), {})}
 
     def expected(self, case, context):
         """Per text: bertlab's [CLS] query row at the text's real key positions, 0 on padding."""
@@ -211,14 +212,17 @@ class RowEntropy(Part):
     def hidden(self, seed, context):
         return _hidden_batches(seed)
 
-    def run(self, answer, case, context):
+    def calls(self, case, context):
         attention, _, mask = _batch(case, context)
         n_real = mask.sum(dim=1)                                                # [B]
         even = (mask[:, None, None, None, :] / n_real[:, None, None, None, None]).expand_as(
             attention).float().clone()                              # [B, L, H, Q, K], rows even
-        return {"entropy": answer(attention, mask),
-                "normalised": answer(attention, mask, normalised=True),
-                "even": answer(even, mask, normalised=True)}
+        return {"entropy": ((attention, mask), {}),
+                "normalised": ((attention, mask), {"normalised": True}),
+                "even": ((even, mask), {"normalised": True})}
+
+    def output(self, results, unchanged):
+        return results
 
     def expected(self, case, context):
         texts, lm = case.spec["texts"], context.lm
@@ -298,8 +302,11 @@ class ShareVerdict(Part):
         ]
         return [Case(f"h{i}", spec, False, about) for i, (spec, about) in enumerate(specs, start=1)]
 
-    def run(self, answer, case, context):
-        low, high, verdict = answer(list(case.spec["values"]), case.spec["threshold"])
+    def calls(self, case, context):
+        return {"": ((list(case.spec["values"]), case.spec["threshold"]), {})}
+
+    def output(self, results, unchanged):
+        low, high, verdict = results[""]
         return {"low": float(low), "high": float(high), "verdict": str(verdict)}
 
     def expected(self, case, context):

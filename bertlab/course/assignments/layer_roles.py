@@ -24,7 +24,7 @@ from ...datasets import load_pairs, load_reviews
 from ...loading import LoadedModel
 from ..context import Context, model
 from ..keys import digest
-from ..parts import Case, Part, close, describe_gap
+from ..parts import Case, Part, close, describe_gap, in_order, one_call_each
 
 __all__ = ["PROFILE", "RESAMPLES", "FRAGILE_SHARE", "corpus", "course_models", "PARTS"]
 
@@ -109,9 +109,11 @@ class TextProfile(Part):
                 Case("h2", {"texts": pairs.text.tolist(), "pairs": pairs.text_pair.tolist()},
                      False, "three sentence pairs (two [SEP] each)")]
 
-    def run(self, answer, case, context):
-        attentions = extract_batch(context.lm, case.spec["texts"], case.spec.get("pairs"))
-        return [answer(att) for att in attentions]
+    def calls(self, case, context):
+        return one_call_each(self._attentions(case, context))
+
+    def output(self, results, unchanged):
+        return in_order(results)
 
     def expected(self, case, context):
         return [_profile_table(att) for att in self._attentions(case, context)]
@@ -212,8 +214,8 @@ class LayerRole(Part):
         return [Case(f"h{i}", {"row": row}, False, about) for i, (row, about) in
                 enumerate(rows, start=1)]
 
-    def run(self, answer, case, context):
-        return answer(pd.Series(case.spec["row"], dtype=float))
+    def calls(self, case, context):
+        return {"": ((pd.Series(case.spec["row"], dtype=float),), {})}
 
     def expected(self, case, context):
         return label(case.spec["row"])

@@ -19,7 +19,7 @@ from ... import extract_batch, roles
 from ...datasets import load_pairs
 from ...loading import LoadedModel
 from ..keys import digest
-from ..parts import Case, Part, close, describe_gap, layer_word
+from ..parts import Case, Part, close, describe_gap, in_order, layer_word, one_call_each
 
 __all__ = ["PAIRS_SIZE", "EFFECT_SIZES", "student_pairs", "effect_size", "PARTS"]
 
@@ -104,8 +104,11 @@ class CrossSegmentShare(Part):
     def hidden(self, seed, context):
         return _hidden_pairs(seed)
 
-    def run(self, answer, case, context):
-        return [answer(att) for att in _attentions(case, context)]
+    def calls(self, case, context):
+        return one_call_each(_attentions(case, context))
+
+    def output(self, results, unchanged):
+        return in_order(results)
 
     def expected(self, case, context):
         return [_as_grid(_measured(context.lm, a, b)[1], "cross_segment_share")
@@ -138,8 +141,11 @@ class BorderLift(Part):
     def hidden(self, seed, context):
         return _hidden_pairs(seed)
 
-    def run(self, answer, case, context):
-        return [answer(att, torch.tensor(cross)) for att, cross in self._given(case, context)]
+    def calls(self, case, context):
+        return one_call_each((att, torch.tensor(cross)) for att, cross in self._given(case, context))
+
+    def output(self, results, unchanged):
+        return in_order(results)
 
     @staticmethod
     def _given(case, context):
@@ -183,8 +189,11 @@ class SepShareByLayer(Part):
                 Case("h2", {"first": test.text_pair.tolist(), "second": [None] * 6}, False,
                      "six single sentences")]
 
-    def run(self, answer, case, context):
-        return np.asarray(answer(_attentions(case, context)), dtype=float)
+    def calls(self, case, context):
+        return {"": ((list(_attentions(case, context)),), {})}
+
+    def output(self, results, unchanged):
+        return np.asarray(results[""], dtype=float).tolist()
 
     def expected(self, case, context):
         tables = [_measured(context.lm, a, b)[1] for a, b in _texts(case)]
