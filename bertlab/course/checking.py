@@ -19,6 +19,7 @@ is reported (where the grader runs answers, bertlab cannot even be imported).
 from __future__ import annotations
 
 import contextlib
+import dis
 import functools
 import io
 import json
@@ -34,11 +35,11 @@ from typing import Any
 
 from .context import Context
 from .keys import current_key
-from .isolated import plain, run_calls
+from .isolated import NOT_GIVEN, plain, run_calls
 from .parts import Case, Part, failure
 
 __all__ = ["GRADING_ENV", "CASES_FILE", "RECORD_FILE", "check", "self_check", "run_case",
-           "function_entry"]
+           "function_entry", "names_not_given"]
 
 #: The folder through which the grader hands cases over and reads the record back.
 GRADING_ENV = "BERTLAB_GRADING_DIR"
@@ -94,7 +95,15 @@ def self_check(parts: Mapping[str, Callable[[], Any]]) -> dict[str, str]:
 
 
 def visible_problems(part: Part, answer: Any, context: Context) -> list[str]:
-    """What is wrong with `answer` on the part's visible cases (empty when nothing is)."""
+    """What is wrong with `answer` on the part's visible cases (empty when nothing is); for a
+    function, first the names it reads that the grader will not give it."""
+    from .assignments import NOTEBOOK_DATA
+
+    if not part.is_value:
+        outside = names_not_given(answer, NOTEBOOK_DATA.get(part.name, frozenset()))
+        if outside:
+            return [f"{part.name} uses {_listed(outside)}: {NOT_GIVEN}. Pass what it needs as "
+                    "arguments (the part's instructions list them)."]
     problems = []
     for case in part.visible(context):
         entry = run_case(part, answer, case, context)
@@ -104,6 +113,90 @@ def visible_problems(part: Part, answer: Any, context: Context) -> list[str]:
             if entry["error"] is not None or entry["calls"] or entry.get("refused"):
                 break  # the same error or forbidden call would repeat on every case
     return problems
+
+
+def names_not_given(answer: Any, notebook_data: frozenset[str]) -> dict[str, str]:
+    """The global names `answer` reads that do not exist where the grader runs it
+    (`bertlab.course.isolated`): ``{name: why}``.
+
+    Read from its code (and that of the functions and classes of the notebook it uses, in turn):
+    a name of `notebook_data` (what the setup cell computes from the model and the data), and
+    anything of bertlab (a module, function or class; bertlab cannot be imported there). The
+    setup's other imports, bertlab's plain constants it imports, and what the student's own cells
+    define are given there, so they pass.
+    """
+    if not isinstance(answer, types.FunctionType):
+        return {}
+    found: dict[str, str] = {}
+    seen: set[types.CodeType] = set()
+    todo = [(answer.__code__, answer.__globals__)]
+    while todo:
+        code, scope = todo.pop()
+        if code in seen:
+            continue
+        seen.add(code)
+        todo += [(constant, scope) for constant in code.co_consts
+                 if isinstance(constant, types.CodeType)]   # nested functions, comprehensions
+        for instruction in dis.get_instructions(code):
+            name = instruction.argval
+            if instruction.opname not in ("LOAD_GLOBAL", "LOAD_NAME") or name not in scope:
+                continue
+            value, notebook = scope[name], scope.get("__name__")
+            if name in notebook_data:
+                found[name] = "the setup cell's data"
+            elif _of_bertlab(value):
+                found[name] = "from bertlab"
+            elif isinstance(value, types.FunctionType) and value.__module__ == notebook:
+                todo.append((value.__code__, value.__globals__))
+            elif isinstance(value, type) and value.__module__ == notebook:
+                todo += [(function.__code__, function.__globals__)
+                         for function in _functions(value)]
+            elif not isinstance(value, types.ModuleType) and not callable(value):
+                source = _computed_from(name, notebook_data)
+                if source:
+                    found[name] = f"computed from {source} in the cell that defines it"
+    return found
+
+
+def _of_bertlab(value: Any) -> bool:
+    """Whether `value` is a bertlab module, function, class or object (its plain constants,
+    numbers, strings and tuples, are not)."""
+    if isinstance(value, types.ModuleType):
+        module = value.__name__
+    elif callable(value):
+        module = getattr(value, "__module__", None)
+    else:
+        module = type(value).__module__
+    return isinstance(module, str) and (module == "bertlab" or module.startswith("bertlab."))
+
+
+def _computed_from(name: str, notebook_data: frozenset[str]) -> str | None:
+    """Which of `notebook_data` the last notebook cell that assigns `name` reads (read from
+    IPython's input history; None outside IPython or when it reads none): such a value exists
+    in the notebook but not where the grader runs the answer, since that cell fails there."""
+    import ast
+
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    history = shell.user_ns.get("In", []) if shell is not None else []
+    for source in reversed(history):
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        assigned = {target.id for statement in tree.body
+                    if isinstance(statement, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For))
+                    for node in (statement.targets if isinstance(statement, ast.Assign)
+                                 else [statement.target])
+                    for target in ast.walk(node) if isinstance(target, ast.Name)}
+        if name in assigned:
+            read = sorted({node.id for node in ast.walk(tree) if isinstance(node, ast.Name)
+                           and isinstance(node.ctx, ast.Load) and node.id in notebook_data})
+            return ", ".join(read) or None
+    return None
+
+
+def _listed(names: dict[str, str]) -> str:
+    return ", ".join(f"{name} ({why})" for name, why in sorted(names.items()))
 
 
 def entry_problem(part: Part, entry: dict, case: Case, context: Context) -> str | None:

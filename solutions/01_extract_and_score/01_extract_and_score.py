@@ -41,13 +41,17 @@ if "google.colab" in sys.modules:  # Colab: install bertlab; elsewhere do nothin
 #
 # **How this notebook is graded.** Each part's test cell scores all of its points or none. In
 # your notebook it runs the *visible* cases and prints ✓ or a hint. When your instructor grades,
-# the same cell runs your answer on hidden cases drawn for you (other texts, left and right
-# padding, values exactly on a threshold), and the grader compares the results with bertlab's
-# measurement outside your notebook. What costs points: a wrong result on any case, an answer
-# that raises, and calling bertlab's own measurement (`bertlab.score`, `bertlab.extract`, the
-# functions of `bertlab.metrics`, `bertlab.roles`, `bertlab.extraction`) in Parts 1–3, whose
-# point is to write it yourself. What does not: printing, warnings or anything else on stderr,
-# and the time your answers take (within two minutes a cell).
+# your four functions run on hidden cases drawn for you (other texts, left and right padding,
+# values exactly on a threshold) **apart from this notebook**, in a Python where bertlab cannot
+# be imported, and the grader compares the results with bertlab's measurement. There a function
+# gets its arguments, the setup cell's `numpy` and `torch`, and what your own cells define, but
+# not the notebook's data (`lm`, `attention`, `CLS_ID` ...): pass what it needs as arguments
+# (the visible check tells you when a function reads such a name). What costs points: a wrong
+# result on any case, an answer that raises, and calling bertlab's own measurement
+# (`bertlab.score`, `bertlab.extract`, the functions of `bertlab.metrics`, `bertlab.roles`,
+# `bertlab.extraction`) in Parts 1–3, whose point is to write it yourself. What does not:
+# printing, warnings or anything else on stderr, and the time your answers take (within two
+# minutes a cell).
 #
 # **Counting layers.** Like the book, the text counts layers from 1 (layer 1 is the lowest).
 # Tensors and bertlab's tables are 0-based, as in Python: layer 1 is index 0.

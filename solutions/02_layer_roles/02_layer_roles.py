@@ -38,13 +38,17 @@ if "google.colab" in sys.modules:  # Colab: install bertlab; elsewhere do nothin
 # | 4 | a prediction before you measure, and what you found (by hand, rubric shown) | | 3 |
 #
 # **How this notebook is graded.** Each part's test cell scores all of its points or none. In
-# your notebook it runs the *visible* cases and prints ✓ or a hint; when your instructor grades,
-# the same cell runs your answer on hidden cases drawn for you (other texts, sentence pairs,
-# rows exactly on a threshold, layers of a measured model), compared with bertlab's measurement
-# outside your notebook. What costs points: a wrong result on any case, an answer that raises,
-# and calling bertlab's own `bertlab.roles` or `bertlab.metrics` functions in Parts 1–2, whose
-# point is to write them yourself (Part 3 may use anything). What does not: printing, warnings or
-# anything else on stderr.
+# your notebook it runs the *visible* cases and prints ✓ or a hint. When your instructor grades,
+# your functions (Parts 1–2) run on hidden cases drawn for you (other texts, sentence pairs, rows
+# exactly on a threshold, layers of a measured model) **apart from this notebook**, in a Python
+# where bertlab cannot be imported: there a function gets its arguments, the setup cell's
+# modules and the constants it imports (`STRONG_SHARE`, `PROFILE` ...), and what your own cells
+# define, but not the notebook's data (`lm`, `CORPUS`, `attentions` ...); the visible check
+# tells you when a function reads such a name. Part 3's values are compared with what bertlab
+# measures on your three models. What costs points: a wrong result on any case, an answer that
+# raises, and calling bertlab's own `bertlab.roles` or `bertlab.metrics` functions in Parts 1–2,
+# whose point is to write them yourself (Part 3 may use anything). What does not: printing,
+# warnings or anything else on stderr.
 #
 # **Counting layers.** Like the book, the text counts layers from 1 (layer 1 is the lowest);
 # `ROLES` lists layer 1 first and `FRAGILE` holds layer numbers from 1. Tensors and bertlab's

@@ -42,12 +42,15 @@ if "google.colab" in sys.modules:  # Colab: install bertlab; elsewhere do nothin
 #
 # **How this notebook is graded.** Each part's test cell scores all of its points or none. In
 # your notebook it runs the *visible* cases and prints ✓ or a hint (○ for Part 4, whose visible
-# check can see only the answer's form); when your instructor grades, the same cell runs your
-# answer on hidden pairs drawn for you, compared with bertlab's measurement outside your
-# notebook (Part 4 only then). What costs points: a wrong result, an
-# answer that raises, and calling bertlab's own `bertlab.roles` or `bertlab.metrics` functions
-# in Parts 1–3, whose point is to write them yourself. What does not: printing, warnings or
-# anything else on stderr.
+# check can see only the answer's form). When your instructor grades, your functions (Parts 1–3)
+# run on hidden pairs drawn for you **apart from this notebook**, in a Python where bertlab
+# cannot be imported: there a function gets its arguments, the setup cell's `numpy` and
+# `torch`, and what your own cells define, but not the notebook's data (`lm`, `PAIRS`,
+# `pair_attention` ...); the visible check tells you when a function reads such a name. Part 4
+# is judged only then, against bertlab's measurement of your pairs. What costs points: a wrong
+# result, an answer that raises, and calling bertlab's own `bertlab.roles` or `bertlab.metrics`
+# functions in Parts 1–3, whose point is to write them yourself. What does not: printing,
+# warnings or anything else on stderr.
 #
 # **Counting layers.** Like the book, the text counts layers from 1 (layer 1 is the lowest);
 # `BORDER["layer"]` is a layer number from 1. Tensors are 0-based, as in Python.

@@ -42,15 +42,18 @@ if "google.colab" in sys.modules:  # Colab: install bertlab; elsewhere do nothin
 #
 # **How this notebook is graded.** Each part's test cell scores all of its points or none. In
 # your notebook it runs the *visible* cases and prints ✓ or a hint (○ for Parts 2 and 4, whose
-# visible check can see only the answer's form); when your instructor grades,
-# the same cell runs your answer on hidden cases (three classes, unbalanced labels, values
-# exactly on a threshold, your other models), compared with bertlab's measurement outside your
-# notebook. Parts 2 and 4 are judged only then: Part 2 against the experiment's tables, Part 4
-# against the evidence measured on *your* models, with *your* thresholds, so a mistake in one
-# part does not cost another. What costs points: a wrong result, an answer that raises,
-# calling `bertlab.diagnosis` in Parts 1 and 3, whose point is to write it yourself, taking
-# Part 2's thresholds from bertlab, and having bertlab decide Part 4 (`diagnose`, `decide`).
-# What does not: printing, warnings or anything else on stderr.
+# visible check can see only the answer's form). When your instructor grades, your functions
+# (Parts 1 and 3) run on hidden cases (three classes, unbalanced labels, values exactly on a
+# threshold) **apart from this notebook**, in a Python where bertlab cannot be imported: there a
+# function gets its arguments, the setup cell's `torch` and the constants it imports, and what
+# your own cells define, but not the notebook's data (`models`, `probs`, `labels` ...); the
+# visible check tells you when a function reads such a name. Parts 2 and 4 are judged only
+# then: Part 2 against the experiment's tables, Part 4 against the evidence measured on *your*
+# models, with *your* thresholds, so a mistake in one part does not cost another.
+# What costs points: a wrong result, an answer that raises, calling `bertlab.diagnosis` in
+# Parts 1 and 3, whose point is to write it yourself, taking Part 2's thresholds from bertlab,
+# and having bertlab decide Part 4 (`diagnose`, `decide`). What does not: printing, warnings or
+# anything else on stderr.
 #
 # **Your models** come from your course key (`BERTLAB_COURSE_KEY`, which your instructor sets or
 # sends you: in Colab run `%env BERTLAB_COURSE_KEY=<your key>` in a new cell above this one).

@@ -19,7 +19,7 @@ ADD = "def add(x, y):\n    return x + y\n"
 
 def _run(*sources: str, timeout: float = 20, calls=None) -> dict:
     calls = calls or {"": ((torch.ones(2), torch.ones(2)), {})}
-    job = {"setup": ["import torch"], "constants": {"LIMIT": 0.5},
+    job = {"setup": ["import math", "import torch"], "constants": {"LIMIT": 0.5},
            "cells": [{"id": "add" if i == len(sources) - 1 else None, "source": source}
                      for i, source in enumerate(sources)],
            "parts": [{"name": "add", "cases": [{"id": "c1", "calls": encode(calls)}]}]}
@@ -67,3 +67,52 @@ def test_a_broken_answer_cell_is_named_and_other_cells_still_run():
     found = _run("import bertlab", "x = 1", "def oops(:\n    pass")
     assert "SyntaxError" in found["parts"]["add"]["missing"]
     assert [cell["error"] is None for cell in found["cells"]] == [False, True, False]
+
+
+# --- the notebook's preview says in advance what the runner will not give ----------------------
+
+def _notebook(source: str, **data) -> dict:
+    """The namespace of a notebook whose setup defined `data` and whose cells ran `source`."""
+    import math
+
+    namespace = {"__name__": "__main__", "math": math, "torch": torch, "LIMIT": 0.5, **data}
+    exec(source, namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("source, flagged", [
+    ("def add(x, y):\n    return x * LIMIT + math.pi * torch.ones(1)\n", {}),
+    ("def add(x, y):\n    return x + CLS_ID\n", {"CLS_ID": "the setup cell's data"}),
+    ("def helper(x):\n    return x + CLS_ID\n\ndef add(x, y):\n    return helper(x) + y\n",
+     {"CLS_ID": "the setup cell's data"}),
+    ("class Rule:\n    def apply(self, x):\n        return [x + v for v in CLS_ID]\n\n"
+     "def add(x, y):\n    return Rule().apply(x)\n", {"CLS_ID": "the setup cell's data"}),
+    ("def add(x, y):\n    return bertlab.metrics.entropy(x)\n", {"bertlab": "from bertlab"}),
+    ("from bertlab.course.parts import close\ndef add(x, y):\n    return close(x, y)\n",
+     {"close": "from bertlab"}),
+    ("OFFSET = 2.0\ndef add(x, y):\n    return x + y + OFFSET\n", {}),
+])
+def test_the_preview_names_what_the_runner_will_not_give(source, flagged):
+    from bertlab.course.checking import names_not_given
+
+    namespace = _notebook(source, CLS_ID=101, bertlab=bertlab)
+    assert names_not_given(namespace["add"], frozenset({"CLS_ID"})) == flagged
+    # ... and the runner agrees: what the preview flags fails there, the rest runs.
+    found = _case(_run(source.replace("from bertlab.course.parts import close\n", "")))
+    assert (found["error"] is not None) is bool(flagged), found
+
+
+def test_a_value_a_cell_computed_from_the_setup_data_is_named(monkeypatch):
+    """A cell of the student's that reads the setup's data fails where the runner re-runs it:
+    the preview reads the cell from IPython's history and names what it was computed from."""
+    import types
+
+    from bertlab.course.checking import names_not_given
+
+    history = ["import torch", "N_LAYERS = lm.n_layers", "SCALE = 2.0",
+               "def add(x, y):\n    return x * N_LAYERS + y * SCALE"]
+    shell = types.SimpleNamespace(user_ns={"In": history})
+    monkeypatch.setattr("IPython.get_ipython", lambda: shell)
+    namespace = _notebook("N_LAYERS = 6\nSCALE = 2.0\n" + history[-1])
+    assert names_not_given(namespace["add"], frozenset({"lm"})) == {
+        "N_LAYERS": "computed from lm in the cell that defines it"}

@@ -140,3 +140,22 @@ def test_a_check_that_sees_only_the_form_says_so_instead_of_a_tick(capsys):
         printed = capsys.readouterr().out
         assert printed.startswith("○") and "only when grading" in printed, (name, printed)
         assert "✓" not in printed, (name, printed)
+
+
+def test_the_preview_fails_a_right_function_that_reads_the_setups_data(context):
+    """`cls_row` that reads the setup's `CLS_ID` instead of its argument gives the right rows in
+    the notebook, and raises NameError where the grader runs it: the preview says so first."""
+    from bertlab.course.checking import visible_problems
+
+    source = ("def cls_row(attention, input_ids, cls_token_id):\n"
+              "    position = (input_ids == CLS_ID).int().argmax(dim=1)\n"
+              "    return attention[torch.arange(attention.shape[0]), :, :, position]\n")
+    namespace = {"__name__": "__main__", "torch": torch,
+                 "CLS_ID": context.lm.tokenizer.cls_token_id}
+    exec(source, namespace)
+    part = PARTS["cls_row"]
+    for case in part.visible(context):
+        output = run_case(part, namespace["cls_row"], case, context)["output"]
+        assert failure(part, output, case, context) is None
+    problems = visible_problems(part, namespace["cls_row"], context)
+    assert len(problems) == 1 and "CLS_ID (the setup cell's data)" in problems[0], problems

@@ -119,3 +119,24 @@ def test_release_holds_no_solution_or_model_answer(assignment):
     leaked = {line for line in (hidden - shown) & student
               if len(line) > 12 and not line.startswith("#")}
     assert not leaked, f"solution lines in exercises/{assignment}: {sorted(leaked)}"
+
+
+@pytest.mark.parametrize("assignment", NAMES)
+def test_the_setup_data_the_checks_name_is_what_the_setup_cell_defines(assignment):
+    """The notebook's check warns when a function reads what the setup cell computes (the grader
+    runs functions apart from the notebook): its list must be the setup cell's names, neither
+    more nor fewer."""
+    import ast
+
+    from bertlab.course.assignments import NOTEBOOK_DATA
+
+    defined = set()
+    for cell in solution(assignment).cells:
+        if cell.cell_type == "code" and meta(cell).get("locked") and not meta(cell).get("grade"):
+            for statement in ast.parse(cell.source).body:
+                if isinstance(statement, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                    targets = getattr(statement, "targets", None) or [statement.target]
+                    defined |= {node.id for target in targets for node in ast.walk(target)
+                                if isinstance(node, ast.Name)}
+    listed = {NOTEBOOK_DATA[part.name] for part in ASSIGNMENTS[assignment]}
+    assert listed == {frozenset(defined)}, (assignment, sorted(defined))

@@ -23,7 +23,12 @@ from ...loading import LoadedModel
 from ..context import Context
 from ..parts import Case, Part, close, describe_gap
 
-__all__ = ["TEXTS", "RESAMPLES", "padded_batch", "PARTS"]
+__all__ = ["SETUP_DATA", "TEXTS", "RESAMPLES", "padded_batch", "PARTS"]
+
+#: What the notebook's setup cell computes from the model and the data. Graded functions run
+#: apart from the notebook (`bertlab.course.isolated`), where these names do not exist; the
+#: notebook's check says so when a function reads one (a test compares this with the notebook).
+SETUP_DATA = ("lm", "CLS_ID", "SEP_ID", "attention", "input_ids", "attention_mask")
 
 #: The texts of the visible checks: of different lengths, so a batch of them has padding.
 TEXTS = ("The dog chased the cat.", "Rain again!",

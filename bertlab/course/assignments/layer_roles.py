@@ -26,7 +26,12 @@ from ..context import Context, model
 from ..keys import digest
 from ..parts import Case, Part, close, describe_gap, in_order, one_call_each
 
-__all__ = ["PROFILE", "RESAMPLES", "FRAGILE_SHARE", "corpus", "course_models", "PARTS"]
+__all__ = ["SETUP_DATA", "PROFILE", "RESAMPLES", "FRAGILE_SHARE", "corpus", "course_models", "PARTS"]
+
+#: What the notebook's setup cell computes from the model and the data. Graded functions run
+#: apart from the notebook (`bertlab.course.isolated`), where these names do not exist; the
+#: notebook's check says so when a function reads one (a test compares this with the notebook).
+SETUP_DATA = ("KEY", "CORPUS", "models", "lm", "attentions", "PROFILES")
 
 #: The profile's columns, as `bertlab.roles.layer_profile` names them.
 PROFILE = ("local_share", "cls_share", "sep_share", "normalised_entropy")

@@ -21,7 +21,13 @@ from ...loading import LoadedModel
 from ..keys import digest
 from ..parts import Case, Part, close, describe_gap, in_order, layer_word, one_call_each
 
-__all__ = ["PAIRS_SIZE", "EFFECT_SIZES", "student_pairs", "effect_size", "PARTS"]
+__all__ = ["SETUP_DATA", "PAIRS_SIZE", "EFFECT_SIZES", "student_pairs", "effect_size", "PARTS"]
+
+#: What the notebook's setup cell computes from the model and the data. Graded functions run
+#: apart from the notebook (`bertlab.course.isolated`), where these names do not exist; the
+#: notebook's check says so when a function reads one (a test compares this with the notebook).
+SETUP_DATA = ("lm", "PAIRS", "FIRST", "SECOND", "IS_NEXT", "pair_attention", "single_attention",
+              "PER_PAIR", "example")
 
 #: Sentence pairs each student measures: half true next sentences, half random ones.
 PAIRS_SIZE = 40
