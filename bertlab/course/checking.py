@@ -120,10 +120,11 @@ def names_not_given(answer: Any, notebook_data: frozenset[str]) -> dict[str, str
     (`bertlab.course.isolated`): ``{name: why}``.
 
     Read from its code (and that of the functions and classes of the notebook it uses, in turn):
-    a name of `notebook_data` (what the setup cell computes from the model and the data), and
-    anything of bertlab (a module, function or class; bertlab cannot be imported there). The
-    setup's other imports, bertlab's plain constants it imports, and what the student's own cells
-    define are given there, so they pass.
+    a name of `notebook_data` (what the setup cell computes from the model and the data),
+    anything of bertlab (a module, function, class or object; bertlab cannot be imported there),
+    and a value whose defining cell read `notebook_data` (that cell fails there). The setup's
+    other imports, bertlab's plain constants it imports, and what the student's own cells define
+    are given there, so they pass.
     """
     if not isinstance(answer, types.FunctionType):
         return {}
