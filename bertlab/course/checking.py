@@ -18,6 +18,7 @@ is reported (where the grader runs answers, bertlab cannot even be imported).
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import dis
 import functools
@@ -122,7 +123,7 @@ def names_not_given(answer: Any, notebook_data: frozenset[str]) -> dict[str, str
     Read from its code (and that of the functions and classes of the notebook it uses, in turn):
     a name of `notebook_data` (what the setup cell computes from the model and the data),
     anything of bertlab (a module, function, class or object; bertlab cannot be imported there),
-    and a value whose defining cell read `notebook_data` (that cell fails there). The setup's
+    and a value whose defining cell read `notebook_data` or bertlab (that cell fails there). The setup's
     other imports, bertlab's plain constants it imports, and what the student's own cells define
     are given there, so they pass.
     """
@@ -153,7 +154,7 @@ def names_not_given(answer: Any, notebook_data: frozenset[str]) -> dict[str, str
                 todo += [(function.__code__, function.__globals__)
                          for function in _functions(value)]
             elif not isinstance(value, types.ModuleType) and not callable(value):
-                source = _computed_from(name, notebook_data)
+                source = _computed_from(name, notebook_data, scope)
                 if source:
                     found[name] = f"computed from {source} in the cell that defines it"
     return found
@@ -171,12 +172,12 @@ def _of_bertlab(value: Any) -> bool:
     return isinstance(module, str) and (module == "bertlab" or module.startswith("bertlab."))
 
 
-def _computed_from(name: str, notebook_data: frozenset[str]) -> str | None:
-    """Which of `notebook_data` the last notebook cell that assigns `name` reads (read from
-    IPython's input history; None outside IPython or when it reads none): such a value exists
-    in the notebook but not where the grader runs the answer, since that cell fails there."""
-    import ast
-
+def _computed_from(name: str, notebook_data: frozenset[str], scope: dict) -> str | None:
+    """What the last notebook cell that assigns `name` reads that the grader's Python lacks: names
+    of `notebook_data`, names bound in `scope` to something of bertlab, or "bertlab" where the
+    cell imports it (read from IPython's input history; None outside IPython or when it reads
+    none of these). Such a value exists in the notebook but not where the grader runs the answer,
+    since that cell fails there."""
     shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
     history = shell.user_ns.get("In", []) if shell is not None else []
     for source in reversed(history):
@@ -190,10 +191,21 @@ def _computed_from(name: str, notebook_data: frozenset[str]) -> str | None:
                                  else [statement.target])
                     for target in ast.walk(node) if isinstance(target, ast.Name)}
         if name in assigned:
-            read = sorted({node.id for node in ast.walk(tree) if isinstance(node, ast.Name)
-                           and isinstance(node.ctx, ast.Load) and node.id in notebook_data})
-            return ", ".join(read) or None
+            read = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)
+                    and isinstance(node.ctx, ast.Load)
+                    and (node.id in notebook_data or _of_bertlab(scope.get(node.id)))}
+            if any(_imports_bertlab(node) for node in ast.walk(tree)):
+                read.add("bertlab")
+            return ", ".join(sorted(read)) or None
     return None
+
+
+def _imports_bertlab(node) -> bool:
+    """Whether an AST node is ``import bertlab...`` or ``from bertlab... import ...``."""
+    if isinstance(node, ast.Import):
+        return any(alias.name.split(".")[0] == "bertlab" for alias in node.names)
+    return (isinstance(node, ast.ImportFrom) and node.level == 0
+            and (node.module or "").split(".")[0] == "bertlab")
 
 
 def _listed(names: dict[str, str]) -> str:

@@ -116,3 +116,27 @@ def test_a_value_a_cell_computed_from_the_setup_data_is_named(monkeypatch):
     namespace = _notebook("N_LAYERS = 6\nSCALE = 2.0\n" + history[-1])
     assert names_not_given(namespace["add"], frozenset({"lm"})) == {
         "N_LAYERS": "computed from lm in the cell that defines it"}
+
+
+def test_a_value_a_cell_computed_with_bertlab_is_named(monkeypatch):
+    """A cell that imports bertlab, or reads a bertlab object the setup imported (`course`, not
+    setup data), fails where the runner re-runs it too; a cell that reads neither passes."""
+    import types
+
+    from bertlab import course
+    from bertlab.course.checking import names_not_given
+
+    history = ["from bertlab.course.assignments.extract_and_score import TEXTS\n"
+               "N_TEXTS = len(TEXTS)",
+               "N_LAYERS = course.model().n_layers",
+               "import bertlab as b\nUNIFORM = b.__name__",
+               "SCALE = 2.0",
+               "def add(x, y):\n    return x * N_TEXTS + y * N_LAYERS + len(UNIFORM) * SCALE"]
+    shell = types.SimpleNamespace(user_ns={"In": history})
+    monkeypatch.setattr("IPython.get_ipython", lambda: shell)
+    namespace = _notebook("N_TEXTS = 4\nN_LAYERS = 6\nUNIFORM = 'b'\nSCALE = 2.0\n"
+                          + history[-1], course=course)
+    assert names_not_given(namespace["add"], frozenset({"lm"})) == {
+        "N_TEXTS": "computed from bertlab in the cell that defines it",
+        "N_LAYERS": "computed from course in the cell that defines it",
+        "UNIFORM": "computed from bertlab in the cell that defines it"}
